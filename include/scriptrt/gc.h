@@ -1,0 +1,22 @@
+/*
+ * scriptrt/gc.h - the cycle collector (synchronous trial deletion).
+ */
+#ifndef SCRIPTRT_GC_H
+#define SCRIPTRT_GC_H
+
+#include "scriptrt/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Full synchronous collection; returns the objects this call freed, those that
+   died because the garbage released them included. 0 with enable_gc == false. */
+SR_API size_t sr_gc_collect(sr_runtime *rt);
+/* true once gc_threshold allocations happened since the last collection. */
+SR_API bool   sr_gc_should_collect(sr_runtime *rt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,41 @@
+/*
+ * scriptrt/memory.h - raw blocks under the runtime's heap limit.
+ *
+ * Blocks are aligned to 16 bytes. Each counts against max_heap_size with the
+ * accounting rule of docs/memory.md (header and size-class rounding included).
+ * None of these functions panic except the _or_panic twins.
+ */
+#ifndef SCRIPTRT_MEMORY_H
+#define SCRIPTRT_MEMORY_H
+
+#include "scriptrt/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Counted against the limit; NULL on failure (limit reached after one emergency
+   collection, system allocator failed, NULL rt, or a size too large to represent).
+   Size 0 returns a valid unique block. May run a collection (finalizers). */
+SR_API void *sr_alloc(sr_runtime *rt, size_t size);
+/* Zeroed n*size bytes; NULL on overflow of n*size as well. */
+SR_API void *sr_calloc(sr_runtime *rt, size_t n, size_t size);
+/* NULL ptr = sr_alloc; size 0 frees and returns NULL; refused: NULL, old block
+   intact, counts as failed. */
+SR_API void *sr_realloc(sr_runtime *rt, void *ptr, size_t size);
+/* NULL is a no-op. ptr must come from sr_alloc/sr_calloc/sr_realloc on rt;
+   debug builds panic on a pointer that is not a live raw block. */
+SR_API void  sr_free(sr_runtime *rt, void *ptr);
+/* The bytes usable in a live block (at least what was asked for). */
+SR_API size_t sr_alloc_usable_size(sr_runtime *rt, const void *ptr);
+/* The bytes a block of `size` counts in heap_used (header and rounding included). */
+SR_API size_t sr_alloc_charge(size_t size);
+
+/* Twins for code under protection: instead of returning NULL they panic with
+   SR_PANIC_NOMEM (see scriptrt/panic.h). */
+SR_API void *sr_alloc_or_panic(sr_runtime *rt, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,327 @@
+/*
+ * heap.c - the heap-limited allocator (layout and invariants: heap_internal.h).
+ *
+ * The fast path (heap_internal.h) pops a free list. This file has the rest:
+ * carving pages, large blocks, the limit check with one emergency collection,
+ * resizing raw blocks, freeing, and walking every live block for teardown and
+ * the profiler. Pages are never returned before the runtime dies: a free list
+ * of a class that was once big stays available to that class (docs/memory.md).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+static const uint16_t sr__class_sizes[SR__NUM_CLASSES] = {
+    16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256,
+    320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048,
+};
+
+#ifndef NDEBUG
+#  define SR__POISON_FREED 1
+#else
+#  define SR__POISON_FREED 0
+#endif
+
+static inline size_t sr__round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
+
+void sr__heap_init(sr_runtime *rt)
+{
+    sr__heap *hp = &rt->heap;
+    memset(hp, 0, sizeof *hp);
+    hp->limit = rt->cfg.max_heap_size;
+    unsigned c = 0;
+    for (unsigned i = 0; i < SR__NUM_CLASSES; i++) hp->cls[i].size = sr__class_sizes[i];
+    for (unsigned q = 0; q <= SR__SMALL_MAX / 8; q++) {
+        while (sr__class_sizes[c] < q * 8u) c++;
+        hp->cls_of[q] = (uint8_t)c;
+    }
+}
+
+void sr__heap_destroy(sr_runtime *rt)
+{
+    sr__heap *hp = &rt->heap;
+    for (sr__page *p = hp->pages, *next; p; p = next) {
+        next = p->next;
+        rt->sys.free(p, rt->sys.ud);
+    }
+    for (sr__large *l = hp->large, *next; l; l = next) {
+        next = l->next;
+        rt->sys.free(l, rt->sys.ud);
+    }
+    hp->pages = NULL;
+    hp->large = NULL;
+    hp->reserved = 0;
+}
+
+static size_t sr__charge_for(const sr__heap *hp, size_t total)
+{
+    if (total <= SR__SMALL_MAX) return hp->cls[hp->cls_of[(total + 7) >> 3]].size;
+    return SR__LARGE_EXTRA + sr__round16(total);
+}
+
+size_t sr__heap_charge_of(const sr_runtime *rt, const sr__hdr *h)
+{
+    if (h->cls != SR__CLS_LARGE) return rt->heap.cls[h->cls].size;
+    const sr__large *l = (const sr__large *)(const void *)((const char *)h - SR__LARGE_EXTRA);
+    return l->charge;
+}
+
+size_t sr__heap_usable(const sr_runtime *rt, const sr__hdr *h)
+{
+    return sr__heap_charge_of(rt, h) - SR__HDR_SIZE - (h->cls == SR__CLS_LARGE ? SR__LARGE_EXTRA : 0);
+}
+
+static void sr__account_alloc(sr__heap *hp, size_t charge, uint32_t info)
+{
+    hp->used += charge;
+    if (hp->used > hp->peak) hp->peak = hp->used;
+    hp->allocations++;
+    if ((info & SR__KIND_MASK) == SR__KIND_OBJ) hp->live_objects++;
+    else hp->live_blocks++;
+}
+
+/* One attempt, no collection. */
+static sr__hdr *sr__heap_try(sr_runtime *rt, size_t total, uint32_t info)
+{
+    sr__heap *hp = &rt->heap;
+    size_t charge = sr__charge_for(hp, total);
+    if (hp->limit && charge > hp->limit - hp->used) return NULL;
+    sr__hdr *h;
+    if (total <= SR__SMALL_MAX) {
+        unsigned c = hp->cls_of[(total + 7) >> 3];
+        sr__size_class *sc = &hp->cls[c];
+        sr__free_block *b = sc->free;
+        if (b) {
+            sc->free = b->next;
+        } else {
+            if (sc->bump == NULL || (size_t)(sc->end - sc->bump) < sc->size) {
+                sr__page *pg = rt->sys.malloc(SR__PAGE_SIZE, rt->sys.ud);
+                if (!pg) return NULL;
+                pg->next = hp->pages;
+                pg->cls = c;
+                pg->carved = 0;
+                hp->pages = pg;
+                hp->reserved += SR__PAGE_SIZE;
+                sc->newest = pg;
+                sc->bump = (char *)pg + sizeof(sr__page);
+                sc->end = (char *)pg + SR__PAGE_SIZE;
+            }
+            b = (sr__free_block *)(void *)sc->bump;
+            sc->bump += sc->size;
+            sc->newest->carved++;
+        }
+        h = (sr__hdr *)(void *)b;
+        h->cls = (uint16_t)c;
+    } else {
+        if (total > SIZE_MAX - 2 * SR__LARGE_EXTRA) return NULL;
+        sr__large *l = rt->sys.malloc(charge, rt->sys.ud);
+        if (!l) return NULL;
+        l->prev = NULL;
+        l->next = hp->large;
+        if (hp->large) hp->large->prev = l;
+        hp->large = l;
+        l->charge = charge;
+        l->pad = 0;
+        hp->reserved += charge;
+        h = (sr__hdr *)(void *)((char *)l + SR__LARGE_EXTRA);
+        h->cls = SR__CLS_LARGE;
+    }
+    h->rc = 0;
+    h->info = info;
+    h->aux = 0;
+    h->flags = 0;
+    sr__account_alloc(hp, charge, info);
+    return h;
+}
+
+static sr__hdr *sr__heap_alloc_slow(sr_runtime *rt, size_t total, uint32_t info)
+{
+    sr__hdr *h = sr__heap_try(rt, total, info);
+    if (SR__UNLIKELY(!h)) {
+        /* At the limit or out of system memory: one emergency collection, one retry. */
+        if (sr__gc_emergency(rt) > 0) h = sr__heap_try(rt, total, info);
+        if (!h) {
+            rt->heap.failed++;
+            return NULL;
+        }
+    }
+    if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_alloc(rt, h, sr__heap_charge_of(rt, h));
+    return h;
+}
+
+sr__hdr *sr__heap_alloc(sr_runtime *rt, size_t total, uint32_t info)
+{
+    sr__hdr *h = sr__heap_alloc_fast(&rt->heap, total, info);
+    if (SR__LIKELY(h != NULL)) {
+        if ((info & SR__KIND_MASK) == SR__KIND_OBJ) rt->heap.live_objects++;
+        else rt->heap.live_blocks++;
+        if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_alloc(rt, h, rt->heap.cls[h->cls].size);
+        return h;
+    }
+    return sr__heap_alloc_slow(rt, total, info);
+}
+
+void sr__heap_free(sr_runtime *rt, sr__hdr *h)
+{
+    sr__heap *hp = &rt->heap;
+    size_t charge = sr__heap_charge_of(rt, h);
+    if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_free(rt, h, charge);
+    if ((h->info & SR__KIND_MASK) == SR__KIND_OBJ) hp->live_objects--;
+    else hp->live_blocks--;
+    hp->used -= charge;
+    hp->frees++;
+    if (h->cls != SR__CLS_LARGE) {
+        sr__size_class *sc = &hp->cls[h->cls];
+        if (SR__POISON_FREED && sc->size > sizeof(sr__free_block))
+            memset((char *)h + sizeof(sr__free_block), 0xdd, sc->size - sizeof(sr__free_block));
+        sr__free_block *b = (sr__free_block *)(void *)h;
+        b->rc = 0;
+        b->info = SR__KIND_FREE;
+        b->next = sc->free;
+        sc->free = b;
+    } else {
+        sr__large *l = (sr__large *)(void *)((char *)h - SR__LARGE_EXTRA);
+        if (l->prev) l->prev->next = l->next;
+        else hp->large = l->next;
+        if (l->next) l->next->prev = l->prev;
+        hp->reserved -= charge;
+        rt->sys.free(l, rt->sys.ud);
+    }
+}
+
+sr__hdr *sr__heap_realloc(sr_runtime *rt, sr__hdr *h, size_t total)
+{
+    sr__heap *hp = &rt->heap;
+    size_t old_charge = sr__heap_charge_of(rt, h);
+    if (h->cls != SR__CLS_LARGE) {
+        /* Small blocks shrink in place and grow in place within their class. */
+        if (total <= old_charge) return h;
+    } else {
+        /* Large blocks stay large and resize through the underlying realloc. */
+        if (total > SIZE_MAX - 2 * SR__LARGE_EXTRA) { hp->failed++; return NULL; }
+        size_t new_charge = SR__LARGE_EXTRA + sr__round16(total);
+        if (new_charge == old_charge) return h;
+        if (new_charge > old_charge && hp->limit && new_charge - old_charge > hp->limit - hp->used) {
+            sr__gc_emergency(rt);
+            if (new_charge - old_charge > hp->limit - hp->used) { hp->failed++; return NULL; }
+        }
+        sr__large *l = (sr__large *)(void *)((char *)h - SR__LARGE_EXTRA);
+        if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_free(rt, h, old_charge);
+        sr__large *n = rt->sys.realloc(l, new_charge, rt->sys.ud);
+        if (!n) {
+            if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_alloc(rt, h, old_charge);
+            hp->failed++;
+            return NULL;
+        }
+        if (n->prev) n->prev->next = n;
+        else hp->large = n;
+        if (n->next) n->next->prev = n;
+        n->charge = new_charge;
+        hp->reserved = hp->reserved - old_charge + new_charge;
+        hp->used = hp->used - old_charge + new_charge;
+        if (hp->used > hp->peak) hp->peak = hp->used;
+        sr__hdr *nh = (sr__hdr *)(void *)((char *)n + SR__LARGE_EXTRA);
+        if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_alloc(rt, nh, new_charge);
+        return nh;
+    }
+    /* Moving: the new block is checked against the limit as if the old one were
+       already gone (it is, a moment later), so a block can grow into the room it
+       frees, and heap_used and the peak never see both at once. */
+    hp->used -= old_charge;
+    sr__hdr *n = sr__heap_alloc_slow(rt, total, h->info);
+    hp->used += old_charge;
+    if (!n) return NULL;
+    size_t keep = sr__heap_usable(rt, h);
+    if (keep > total - SR__HDR_SIZE) keep = total - SR__HDR_SIZE;
+    memcpy(sr__payload_of(n), sr__payload_of(h), keep);
+    n->aux = h->aux;
+    n->flags = h->flags;
+    sr__heap_free(rt, h);
+    return n;
+}
+
+void sr__heap_each_live(sr_runtime *rt, void (*fn)(sr__hdr *h, void *ctx), void *ctx)
+{
+    sr__heap *hp = &rt->heap;
+    for (sr__page *p = hp->pages; p; p = p->next) {
+        size_t size = hp->cls[p->cls].size;
+        char *b = (char *)p + sizeof(sr__page);
+        for (uint32_t i = 0; i < p->carved; i++, b += size) {
+            sr__hdr *h = (sr__hdr *)(void *)b;
+            if (sr__kind(h) != SR__KIND_FREE) fn(h, ctx);
+        }
+    }
+    for (sr__large *l = hp->large, *next; l; l = next) {
+        next = l->next;
+        fn((sr__hdr *)(void *)((char *)l + SR__LARGE_EXTRA), ctx);
+    }
+}
+
+/* ---- public raw-block API ---------------------------------------------------------- */
+
+static inline size_t sr__raw_total(size_t size) { return SR__HDR_SIZE + sr__round16(size); }
+
+size_t sr_alloc_charge(size_t size)
+{
+    if (size > SIZE_MAX - 4 * SR__LARGE_EXTRA) return 0;
+    size_t total = sr__raw_total(size);
+    if (total <= SR__SMALL_MAX) {
+        for (unsigned i = 0; i < SR__NUM_CLASSES; i++)
+            if (sr__class_sizes[i] >= total) return sr__class_sizes[i];
+    }
+    return SR__LARGE_EXTRA + total;
+}
+
+void *sr_alloc(sr_runtime *rt, size_t size)
+{
+    if (!rt) return NULL;
+    if (size > SIZE_MAX - 4 * SR__LARGE_EXTRA) { rt->heap.failed++; return NULL; }
+    sr__gc_alloc_tick(rt);
+    sr__hdr *h = sr__heap_alloc(rt, sr__raw_total(size), SR__KIND_RAW);
+    return h ? sr__payload_of(h) : NULL;
+}
+
+void *sr_calloc(sr_runtime *rt, size_t n, size_t size)
+{
+    if (!rt) return NULL;
+    if (size && n > SIZE_MAX / size) { rt->heap.failed++; return NULL; }
+    void *p = sr_alloc(rt, n * size);
+    if (p) memset(p, 0, n * size);
+    return p;
+}
+
+static sr__hdr *sr__raw_hdr_checked(sr_runtime *rt, const void *ptr, const char *what)
+{
+    sr__hdr *h = sr__hdr_of(ptr);
+    if (SR__UNLIKELY(sr__kind(h) != SR__KIND_RAW))
+        sr_panic_at(rt, __FILE__, __LINE__, what, "%s(%p): not a live block of this runtime%s", what, ptr,
+                    sr__kind(h) == SR__KIND_FREE ? " (freed already)" : "");
+    return h;
+}
+
+void *sr_realloc(sr_runtime *rt, void *ptr, size_t size)
+{
+    if (!rt) return NULL;
+    if (!ptr) return sr_alloc(rt, size);
+    sr__hdr *h = sr__raw_hdr_checked(rt, ptr, "sr_realloc");
+    if (size == 0) {
+        sr__heap_free(rt, h);
+        return NULL;
+    }
+    if (size > SIZE_MAX - 4 * SR__LARGE_EXTRA) { rt->heap.failed++; return NULL; }
+    sr__gc_alloc_tick(rt);
+    sr__hdr *n = sr__heap_realloc(rt, h, sr__raw_total(size));
+    return n ? sr__payload_of(n) : NULL;
+}
+
+void sr_free(sr_runtime *rt, void *ptr)
+{
+    if (!rt || !ptr) return;
+    sr__heap_free(rt, sr__raw_hdr_checked(rt, ptr, "sr_free"));
+}
+
+size_t sr_alloc_usable_size(sr_runtime *rt, const void *ptr)
+{
+    if (!rt || !ptr) return 0;
+    return sr__heap_usable(rt, sr__raw_hdr_checked(rt, ptr, "sr_alloc_usable_size"));
+}

@@ -1,0 +1,140 @@
+/*
+ * heap_internal.h - the heap-limited allocator shared by objects and raw blocks.
+ *
+ * Layout
+ * ------
+ * Every block the heap hands out starts with a 16-byte header (sr__hdr); the
+ * caller's bytes follow it. Small blocks (header included, at most
+ * SR__SMALL_MAX bytes) come from 64 KiB pages, one size class per page, carved
+ * by a bump pointer and recycled through a per-class free list. Large blocks
+ * are taken one by one from the underlying allocator behind a 32-byte link
+ * record (sr__large) that keeps them on a doubly linked list.
+ *
+ *   small:  [page hdr 16][blk][blk][blk]...        blk = [sr__hdr 16][bytes]
+ *   large:  [sr__large 32][sr__hdr 16][bytes]
+ *
+ * Accounting rule (docs/memory.md): a block is charged its size class for a
+ * small block, and 32 + round_up(16 + size, 16) for a large block. heap_used is
+ * the sum of the charges of the live blocks, nothing else: page headers, the
+ * unused tail of a page and free blocks are "reserved", not "used".
+ *
+ * Invariants
+ * ----------
+ * H1  heap_used <= limit whenever limit != 0, before and after every call.
+ * H2  heap_used == sum of charge(b) over live blocks b; it returns exactly to
+ *     its earlier value once the blocks made since are freed.
+ * H3  A free small block has kind SR__KIND_FREE and sits on exactly one free
+ *     list (its class's); a live one has another kind and sits on none.
+ * H4  Every page and every large block is on a list owned by the heap, so
+ *     sr__heap_destroy returns every byte, whatever the host leaked.
+ * H5  A refused allocation changes nothing but failed_allocations.
+ */
+#ifndef SR_HEAP_INTERNAL_H
+#define SR_HEAP_INTERNAL_H
+
+#include "scriptrt.h"
+
+/* kinds (sr__hdr.info bits 0-1) */
+#define SR__KIND_FREE 0u
+#define SR__KIND_RAW  1u
+#define SR__KIND_OBJ  2u
+#define SR__KIND_MASK 3u
+
+typedef struct sr__hdr {
+    uint32_t rc;      /* objects: reference count; other kinds: 0 */
+    uint32_t info;    /* bits 0-1 kind; bits 2-7 owned by the object layer; bits 8-31 type id */
+    uint32_t aux;     /* owned by the block's user (objects: root-buffer slot + 1) */
+    uint16_t cls;     /* size class; SR__CLS_LARGE for a large block */
+    uint16_t flags;   /* owned by the block's user */
+} sr__hdr;
+
+#define SR__HDR_SIZE      16u
+#define SR__PAGE_SIZE     (64u * 1024u)
+#define SR__SMALL_MAX     2048u
+#define SR__NUM_CLASSES   25u
+#define SR__CLS_LARGE     0xffffu
+#define SR__LARGE_EXTRA   32u
+
+typedef struct sr__page {
+    struct sr__page *next;
+    uint32_t cls;
+    uint32_t carved;        /* blocks carved so far */
+} sr__page;
+
+typedef struct sr__large {
+    struct sr__large *prev, *next;
+    size_t charge;
+    size_t pad;
+} sr__large;
+
+typedef struct sr__free_block {  /* overlays a free small block */
+    uint32_t rc;
+    uint32_t info;          /* SR__KIND_FREE */
+    struct sr__free_block *next;
+} sr__free_block;
+
+typedef struct sr__size_class {
+    sr__free_block *free;   /* free list */
+    char *bump, *end;       /* carving region in the newest page of this class */
+    sr__page *newest;
+    uint32_t size;          /* block size, header included */
+    uint32_t pad;
+} sr__size_class;
+
+typedef struct sr__heap {
+    size_t used, peak, limit;
+    size_t reserved;                 /* bytes taken for pages and large blocks */
+    size_t live_objects, live_blocks;
+    uint64_t allocations, frees, failed;
+    sr__size_class cls[SR__NUM_CLASSES];
+    uint8_t cls_of[SR__SMALL_MAX / 8 + 1];  /* (size + 7) / 8 -> class */
+    sr__page *pages;
+    sr__large *large;
+} sr__heap;
+
+static inline sr__hdr *sr__hdr_of(const void *payload) { return (sr__hdr *)((char *)(uintptr_t)payload - SR__HDR_SIZE); }
+static inline void *sr__payload_of(sr__hdr *h) { return (char *)h + SR__HDR_SIZE; }
+static inline uint32_t sr__kind(const sr__hdr *h) { return h->info & SR__KIND_MASK; }
+
+void     sr__heap_init(sr_runtime *rt);
+void     sr__heap_destroy(sr_runtime *rt);
+/* A block of `total` bytes (header included) whose header gets `info`; rc, aux
+   and flags are zero, the bytes after the header are NOT cleared. Tries an
+   emergency collection once before refusing at the limit. NULL: refused
+   (counted in failed_allocations). */
+sr__hdr *sr__heap_alloc(sr_runtime *rt, size_t total, uint32_t info);
+/* Resizes a RAW block; NULL: refused, old block intact. */
+sr__hdr *sr__heap_realloc(sr_runtime *rt, sr__hdr *h, size_t total);
+void     sr__heap_free(sr_runtime *rt, sr__hdr *h);
+size_t   sr__heap_charge_of(const sr_runtime *rt, const sr__hdr *h);
+size_t   sr__heap_usable(const sr_runtime *rt, const sr__hdr *h);  /* bytes after the header */
+/* Calls fn on every live block (any kind but FREE). fn must not allocate or free blocks. */
+void     sr__heap_each_live(sr_runtime *rt, void (*fn)(sr__hdr *h, void *ctx), void *ctx);
+
+#endif
+
+/* ---- inline fast path ------------------------------------------------------------- *
+ * Small block, room under the limit, free list non-empty: a table lookup, one
+ * compare against the limit, a pop, four counter updates and the header stores.
+ * Everything else goes to sr__heap_alloc (carving, new pages, large blocks,
+ * emergency collection, refusal). */
+
+static inline sr__hdr *sr__heap_alloc_fast(sr__heap *hp, size_t total, uint32_t info)
+{
+    if (total > SR__SMALL_MAX) return NULL;
+    unsigned c = hp->cls_of[(total + 7) >> 3];
+    sr__size_class *sc = &hp->cls[c];
+    sr__free_block *b = sc->free;
+    if (!b || (hp->limit && sc->size > hp->limit - hp->used)) return NULL;
+    sc->free = b->next;
+    hp->used += sc->size;
+    if (hp->used > hp->peak) hp->peak = hp->used;
+    hp->allocations++;
+    sr__hdr *h = (sr__hdr *)(void *)b;
+    h->rc = 0;
+    h->info = info;
+    h->aux = 0;
+    h->cls = (uint16_t)c;
+    h->flags = 0;
+    return h;
+}

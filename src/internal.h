@@ -1,0 +1,57 @@
+/*
+ * internal.h - struct sr_runtime and what the modules share.
+ *
+ * A runtime is one allocation from the underlying allocator holding the state of
+ * every module by value (the profiler's tables hang off a pointer, NULL while
+ * profiling is off). Modules reach each other only through the sr__<module>_*
+ * functions declared in their *_internal.h headers.
+ *
+ * Memory the runtime takes for itself (this struct, the type table, the root
+ * buffer, panic records, profiler tables) goes through sr__sys_* and is counted
+ * in internal_bytes, never in heap_used: a script cannot exhaust it and the
+ * heap limit cannot make bookkeeping fail.
+ */
+#ifndef SR_INTERNAL_H
+#define SR_INTERNAL_H
+
+#include "scriptrt.h"
+#include "heap_internal.h"
+#include "object_internal.h"
+#include "gc_internal.h"
+#include "panic_internal.h"
+#include "profiler_internal.h"
+
+#define SR__UNUSED(x) ((void)(x))
+#if defined(__GNUC__)
+#  define SR__LIKELY(x)   __builtin_expect(!!(x), 1)
+#  define SR__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#  define SR__NOINLINE    __attribute__((noinline))
+#else
+#  define SR__LIKELY(x)   (x)
+#  define SR__UNLIKELY(x) (x)
+#  define SR__NOINLINE
+#endif
+
+struct sr_runtime {
+    sr_config cfg;               /* as created, defaults filled in */
+    sr_allocator sys;            /* the underlying allocator (never NULL members) */
+    size_t internal_bytes;       /* bookkeeping taken through sr__sys_* */
+    uint64_t created_ns;
+    bool is_default;             /* sr_runtime_free refuses it */
+    bool tearing_down;           /* inside sr_runtime_free / shutdown */
+    sr__heap heap;
+    sr__types types;
+    sr__gc gc;
+    sr__panic panic;
+    sr__profiler *prof;          /* NULL while profiling is off */
+};
+
+/* Bookkeeping memory: from the underlying allocator, counted in internal_bytes. */
+void *sr__sys_alloc(sr_runtime *rt, size_t size);
+void *sr__sys_calloc(sr_runtime *rt, size_t n, size_t size);
+void *sr__sys_realloc(sr_runtime *rt, void *ptr, size_t old_size, size_t new_size);
+void  sr__sys_free(sr_runtime *rt, void *ptr, size_t size);
+
+uint64_t sr__now_ns(void);
+
+#endif
