@@ -1,0 +1,89 @@
+/*
+ * bench_heap.c - allocate+free pairs of small blocks: scriptrt's heap against
+ * glibc malloc (and mimalloc when libmimalloc-dev is installed), same run.
+ */
+#include "bench_util.h"
+
+#include <scriptrt.h>
+#ifdef SR_BENCH_HAVE_MIMALLOC
+#include <mimalloc.h>
+#endif
+
+enum { N = 1000000, WINDOW = 64 };
+
+typedef struct { sr_runtime *rt; size_t size; } ctx_t;
+
+/* A sliding window of live blocks, so the allocator cannot just hand back the
+   block it got a moment ago every time. */
+static uint64_t run_sr(void *p)
+{
+    ctx_t *c = p;
+    void *w[WINDOW] = {0};
+    for (unsigned i = 0; i < N; i++) {
+        unsigned k = i % WINDOW;
+        sr_free(c->rt, w[k]);
+        w[k] = sr_alloc(c->rt, c->size + (i & 7) * 4);
+        bench_escape(w[k]);
+    }
+    for (unsigned k = 0; k < WINDOW; k++) sr_free(c->rt, w[k]);
+    return N;
+}
+
+static uint64_t run_malloc(void *p)
+{
+    ctx_t *c = p;
+    void *w[WINDOW] = {0};
+    for (unsigned i = 0; i < N; i++) {
+        unsigned k = i % WINDOW;
+        free(w[k]);
+        w[k] = malloc(c->size + (i & 7) * 4);
+        bench_escape(w[k]);
+    }
+    for (unsigned k = 0; k < WINDOW; k++) free(w[k]);
+    return N;
+}
+
+#ifdef SR_BENCH_HAVE_MIMALLOC
+static uint64_t run_mimalloc(void *p)
+{
+    ctx_t *c = p;
+    void *w[WINDOW] = {0};
+    for (unsigned i = 0; i < N; i++) {
+        unsigned k = i % WINDOW;
+        mi_free(w[k]);
+        w[k] = mi_malloc(c->size + (i & 7) * 4);
+        bench_escape(w[k]);
+    }
+    for (unsigned k = 0; k < WINDOW; k++) mi_free(w[k]);
+    return N;
+}
+#endif
+
+int main(void)
+{
+    sr_config cfg = sr_config_default();
+    cfg.enable_profiling = false;
+    cfg.max_heap_size = 1u << 30;      /* a limit in force: the check is on the path */
+    sr_runtime *rt = NULL;
+    if (sr_runtime_new(&cfg, &rt) != SR_OK) return 1;
+    printf("heap: alloc+free pairs, %d ops, median of %d runs (ns per pair)\n", N, SR_BENCH_REPEATS);
+    const size_t sizes[] = { 16, 48, 200 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        ctx_t c = { rt, sizes[i] };
+        double sr = bench_median_ns(run_sr, &c, SR_BENCH_REPEATS);
+        double gl = bench_median_ns(run_malloc, &c, SR_BENCH_REPEATS);
+        char name[96];
+        printf(" size %zu..%zu bytes\n", sizes[i], sizes[i] + 28);
+        snprintf(name, sizeof name, "glibc malloc+free");
+        bench_row(name, gl, "ns", "");
+        bench_row("sr_alloc+sr_free", sr, "ns", "");
+        bench_row("ratio sr / glibc", sr / gl, "x", "(goal <= 1.0)");
+#ifdef SR_BENCH_HAVE_MIMALLOC
+        double mi = bench_median_ns(run_mimalloc, &c, SR_BENCH_REPEATS);
+        bench_row("mi_malloc+mi_free", mi, "ns", "");
+        bench_row("ratio sr / mimalloc", sr / mi, "x", "");
+#endif
+    }
+    sr_runtime_free(rt);
+    return 0;
+}
