@@ -264,13 +264,22 @@ size_t sr_alloc_charge(size_t size)
     return SR__LARGE_EXTRA + total;
 }
 
+static SR__NOINLINE void *sr__alloc_slow(sr_runtime *rt, size_t size)
+{
+    if (size > SIZE_MAX - 4 * SR__LARGE_EXTRA) { rt->heap.failed++; return NULL; }
+    sr__hdr *h = sr__heap_alloc(rt, sr__raw_total(size), SR__KIND_RAW);
+    return h ? sr__payload_of(h) : NULL;
+}
+
 void *sr_alloc(sr_runtime *rt, size_t size)
 {
-    if (!rt) return NULL;
-    if (size > SIZE_MAX - 4 * SR__LARGE_EXTRA) { rt->heap.failed++; return NULL; }
+    if (SR__UNLIKELY(!rt)) return NULL;
     sr__gc_alloc_tick(rt);
-    sr__hdr *h = sr__heap_alloc_inline(rt, sr__raw_total(size), SR__KIND_RAW);
-    return h ? sr__payload_of(h) : NULL;
+    if (SR__LIKELY(size <= SR__SMALL_MAX - SR__HDR_SIZE && rt->prof == NULL)) {
+        sr__hdr *h = sr__heap_alloc_fast(&rt->heap, sr__raw_total(size), SR__KIND_RAW);
+        if (SR__LIKELY(h != NULL)) return sr__payload_of(h);
+    }
+    return sr__alloc_slow(rt, size);
 }
 
 void *sr_calloc(sr_runtime *rt, size_t n, size_t size)
