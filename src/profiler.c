@@ -93,9 +93,8 @@ static inline uint32_t sr__prof_slot_of(const sr__hdr *h)
     return sr__kind(h) == SR__KIND_OBJ ? h->info >> 8 : SR__PROF_RAW_SLOT;
 }
 
-static sr__ptype *sr__prof_type_for_alloc(sr_runtime *rt, sr__profiler *p, uint32_t slot)
+static SR__NOINLINE sr__ptype *sr__prof_type_grow(sr_runtime *rt, sr__profiler *p, uint32_t slot)
 {
-    if (SR__LIKELY(slot < p->type_cap)) return &p->types[slot];
     if (!p->types_frozen) {
         /* the stats output array grows with the counters (one more entry for
            `other`), so sr_profiler_stats never needs memory */
@@ -118,6 +117,12 @@ static sr__ptype *sr__prof_type_for_alloc(sr_runtime *rt, sr__profiler *p, uint3
         p->types_frozen = true;
     }
     return &p->other;
+}
+
+static inline sr__ptype *sr__prof_type_for_alloc(sr_runtime *rt, sr__profiler *p, uint32_t slot)
+{
+    if (SR__LIKELY(slot < p->type_cap)) return &p->types[slot];
+    return sr__prof_type_grow(rt, p, slot);
 }
 
 const char *sr__profiler_type_name(sr_runtime *rt, uint32_t slot)
@@ -158,14 +163,18 @@ static bool sr__pb_alloc_table(sr_runtime *rt, sr__profiler *p, size_t cap)
     return true;
 }
 
-static sr__pblock *sr__pb_insert(sr_runtime *rt, sr__profiler *p, uintptr_t key)
+/* Keeps the load at 1/2; if the table cannot grow, tolerates up to 3/4.
+   false: no room for one more record. */
+static SR__NOINLINE bool sr__pb_make_room(sr_runtime *rt, sr__profiler *p)
 {
-    if (SR__UNLIKELY((p->block_count + 1) * 2 > p->block_cap)) {
-        /* Keep the load at 1/2; if the table cannot grow, tolerate up to 3/4. */
-        if (p->block_cap > SIZE_MAX / 4 / sizeof(sr__pblock) || !sr__pb_alloc_table(rt, p, p->block_cap * 2)) {
-            if ((p->block_count + 1) * 4 > p->block_cap * 3) return NULL;
-        }
-    }
+    if (p->block_cap <= SIZE_MAX / 4 / sizeof(sr__pblock) && sr__pb_alloc_table(rt, p, p->block_cap * 2))
+        return true;
+    return (p->block_count + 1) * 4 <= p->block_cap * 3;
+}
+
+static inline sr__pblock *sr__pb_insert(sr_runtime *rt, sr__profiler *p, uintptr_t key)
+{
+    if (SR__UNLIKELY((p->block_count + 1) * 2 > p->block_cap) && !sr__pb_make_room(rt, p)) return NULL;
     size_t mask = p->block_cap - 1, i = sr__pb_home(p, key);
     while (p->blocks[i].key) i = (i + 1) & mask;
     p->blocks[i].key = key;
@@ -174,7 +183,7 @@ static sr__pblock *sr__pb_insert(sr_runtime *rt, sr__profiler *p, uintptr_t key)
 }
 
 /* Removes key's record into *out; false when the block has none. */
-static bool sr__pb_remove(sr__profiler *p, uintptr_t key, sr__pblock *out)
+static inline bool sr__pb_remove(sr__profiler *p, uintptr_t key, sr__pblock *out)
 {
     size_t mask = p->block_cap - 1, i = sr__pb_home(p, key);
     while (p->blocks[i].key != key) {
@@ -306,29 +315,41 @@ static int64_t sr__prof_interval(sr__profiler *p)
     return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)(v ? v : 1);
 }
 
-/* ---- the heap's hooks ---------------------------------------------------------------- */
+/* ---- the heap's hooks ---------------------------------------------------------------- *
+ * The hot path of profiling: a counter update, a countdown and a table insert
+ * or removal. GCC's SLP vectorizer would pair adjacent counter updates into
+ * 16-byte loads right after 8-byte stores of the previous call (a store
+ * forwarding stall that doubled the cost of a pair), so it is off here. */
 
-void sr__profiler_on_alloc(sr_runtime *rt, sr__hdr *h, size_t charge)
+#if defined(__GNUC__) && !defined(__clang__)
+#  define SR__PROF_HOT __attribute__((optimize("no-tree-slp-vectorize")))
+#else
+#  define SR__PROF_HOT
+#endif
+
+static SR__NOINLINE uint32_t sr__prof_sample(sr_runtime *rt, sr__profiler *p, uint32_t slot)
+{
+    uint32_t stack = sr__prof_capture(rt, p, slot);
+    p->countdown = sr__prof_interval(p);
+    return stack;
+}
+
+SR__PROF_HOT void sr__profiler_on_alloc(sr_runtime *rt, sr__hdr *h, size_t charge)
 {
     sr__profiler *p = rt->prof;
     uint32_t slot = sr__prof_slot_of(h);
     sr__ptype *t = sr__prof_type_for_alloc(rt, p, slot);
-    if (t == &p->other) slot = SR__PROF_OTHER_SLOT;
+    if (SR__UNLIKELY(t == &p->other)) slot = SR__PROF_OTHER_SLOT;
     t->allocations++;
-    t->count++;
     t->bytes += charge;
     if (t->bytes > t->peak) t->peak = t->bytes;
-    p->total_allocations++;
 
     uint32_t stack = 0;
     if (p->sample_bytes == 0) {
         stack = sr__prof_capture(rt, p, slot);
     } else {
         p->countdown -= (int64_t)(charge > (size_t)INT64_MAX ? INT64_MAX : charge);
-        if (p->countdown <= 0) {
-            stack = sr__prof_capture(rt, p, slot);
-            p->countdown = sr__prof_interval(p);
-        }
+        if (SR__UNLIKELY(p->countdown <= 0)) stack = sr__prof_sample(rt, p, slot);
     }
 
     sr__pblock *b = sr__pb_insert(rt, p, (uintptr_t)h);
@@ -354,15 +375,13 @@ void sr__profiler_on_alloc(sr_runtime *rt, sr__hdr *h, size_t charge)
     }
 }
 
-void sr__profiler_on_free(sr_runtime *rt, sr__hdr *h, size_t charge)
+SR__PROF_HOT void sr__profiler_on_free(sr_runtime *rt, sr__hdr *h, size_t charge)
 {
     sr__profiler *p = rt->prof;
     uint32_t slot = sr__prof_slot_of(h);
     sr__ptype *t = slot < p->type_cap ? &p->types[slot] : &p->other;
     t->frees++;
-    t->count--;
     t->bytes -= charge;
-    p->total_frees++;
 
     sr__pblock rec;
     if (SR__UNLIKELY(!sr__pb_remove(p, (uintptr_t)h, &rec))) {
@@ -459,6 +478,18 @@ void sr__profiler_teardown_report(sr_runtime *rt)
     free(text);
 }
 
+/* Totals over every category. */
+static void sr__prof_totals(const sr__profiler *p, uint64_t *allocations, uint64_t *frees)
+{
+    uint64_t a = p->other.allocations, f = p->other.frees;
+    for (uint32_t i = 0; i < p->type_cap; i++) {
+        a += p->types[i].allocations;
+        f += p->types[i].frees;
+    }
+    *allocations = a;
+    *frees = f;
+}
+
 /* ---- public API ---------------------------------------------------------------------- */
 
 bool sr_profiler_stats(sr_runtime *rt, sr_profile *out)
@@ -474,13 +505,12 @@ bool sr_profiler_stats(sr_runtime *rt, sr_profile *out)
         o->type_name = sr__profiler_type_name(rt, i < p->type_cap ? i : SR__PROF_OTHER_SLOT);
         o->allocations = t->allocations;
         o->frees = t->frees;
-        o->current_count = t->count;
+        o->current_count = (size_t)(t->allocations - t->frees);
         o->current_bytes = t->bytes;
         o->peak_bytes = t->peak;
     }
     memset(out, 0, sizeof *out);
-    out->total_allocations = p->total_allocations;
-    out->total_frees = p->total_frees;
+    sr__prof_totals(p, &out->total_allocations, &out->total_frees);
     out->current_memory = rt->heap.used;
     out->peak_memory = rt->heap.peak;
     out->potential_leaks = p->leak_count;
@@ -523,8 +553,7 @@ sr_profiler_snapshot *sr__profiler_view(sr_runtime *rt)
     sr_profiler_snapshot *v = calloc(1, sizeof *v);
     if (!v) return NULL;
     v->timestamp_ns = sr__now_ns();
-    v->total_allocations = p->total_allocations;
-    v->total_frees = p->total_frees;
+    sr__prof_totals(p, &v->total_allocations, &v->total_frees);
     v->current_memory = rt->heap.used;
     v->peak_memory = rt->heap.peak;
     v->potential_leaks = p->leak_count;
@@ -576,7 +605,7 @@ sr_profiler_snapshot *sr__profiler_view(sr_runtime *rt)
         np += len;
         o->allocations = t->allocations;
         o->frees = t->frees;
-        o->current_count = t->count;
+        o->current_count = (size_t)(t->allocations - t->frees);
         o->current_bytes = t->bytes;
         o->peak_bytes = t->peak;
     }

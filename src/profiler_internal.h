@@ -31,8 +31,9 @@ void      sr__profiler_on_free(sr_runtime *rt, struct sr__hdr *h, size_t charge)
 
 /* Counters of one category: raw blocks or one object type. */
 typedef struct sr__ptype {
-    uint64_t allocations, frees;
-    size_t   count, bytes, peak;
+    uint64_t allocations;
+    size_t   bytes, peak;
+    uint64_t frees;        /* live count = allocations - frees */
 } sr__ptype;
 
 /* One distinct (category, call stack) pair. */
@@ -60,7 +61,6 @@ struct sr__profiler {
     size_t type_alloc;         /* slots allocated */
     bool types_frozen;         /* growth failed once: ids >= type_cap go to `other` for good */
     sr__ptype other;
-    uint64_t total_allocations, total_frees;
 
     /* live blocks: open addressing, linear probing, backward-shift deletion */
     sr__pblock *blocks;
