@@ -32,13 +32,44 @@
 #include <elfutils/libdwfl.h>
 #endif
 
+/* ThreadSanitizer crashes when the per-thread trace cache that unw_backtrace
+   keeps is torn down at thread exit (its destructor locks a mutex after TSan
+   has retired the thread): TSan builds walk the stack with unw_step instead,
+   which keeps no per-thread state. */
+#if defined(__SANITIZE_THREAD__)
+#  define SR__BT_STEP_LOOP 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define SR__BT_STEP_LOOP 1
+#  endif
+#endif
+
+#ifdef SR__BT_STEP_LOOP
+static SR__NOINLINE int sr__bt_unwind(void **out, int max)
+{
+    unw_context_t uc;
+    unw_cursor_t cur;
+    if (unw_getcontext(&uc) != 0 || unw_init_local(&cur, &uc) != 0) return 0;
+    int n = 0;
+    /* like unw_backtrace, the first address is the caller of this function */
+    while (n < max && unw_step(&cur) > 0) {
+        unw_word_t ip = 0;
+        if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0) break;
+        out[n++] = (void *)(uintptr_t)ip;
+    }
+    return n;
+}
+#else
+#  define sr__bt_unwind(out, max) unw_backtrace((out), (max))
+#endif
+
 SR__NOINLINE size_t sr__bt_capture(void **frames, size_t max, size_t skip)
 {
     enum { LOCAL = 128 };
     void *tmp[LOCAL];
     size_t want = max + skip + 1;
     if (want > LOCAL) want = LOCAL;
-    int n = unw_backtrace(tmp, (int)want);
+    int n = sr__bt_unwind(tmp, (int)want);
     size_t first = skip + 1, count = 0;
     for (size_t i = first; i < (size_t)(n > 0 ? n : 0) && count < max; i++) frames[count++] = tmp[i];
     return count;

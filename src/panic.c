@@ -65,6 +65,18 @@
 #  define SR__COLD
 #endif
 
+/* ThreadSanitizer keeps its own per-thread state in the thread's stack mapping
+   and makes pthread_getattr_np report numbers that do not describe it: threads
+   made by sr_run_on_thread get a fixed extra megabyte there instead of a
+   measurement. */
+#if defined(__SANITIZE_THREAD__)
+#  define SR__TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define SR__TSAN 1
+#  endif
+#endif
+
 /* The entry address of the outermost protected execution active on this thread. */
 static _Thread_local char *sr__thread_stack_base SR__TLS_MODEL;
 
@@ -500,12 +512,39 @@ typedef struct sr__thread_job {
     sr_runtime *rt;
     sr_protected_fn fn;
     void *arg;
+    size_t need;        /* stack bytes the thread must have below its entry */
+    size_t short_by;    /* set when the thread found less than `need`: fn did not run */
     sr_status status;
 } sr__thread_job;
+
+/* Stack left below the caller on this thread; SIZE_MAX when unknown. */
+#ifndef SR__TSAN
+static size_t sr__panic_stack_left(void)
+{
+    pthread_attr_t a;
+    if (pthread_getattr_np(pthread_self(), &a) != 0) return SIZE_MAX;
+    void *lo = NULL;
+    size_t size = 0;
+    int err = pthread_attr_getstack(&a, &lo, &size);
+    pthread_attr_destroy(&a);
+    if (err != 0 || !lo) return SIZE_MAX;
+    uintptr_t sp = (uintptr_t)sr__panic_sp(), low = (uintptr_t)lo;
+    return sp > low ? (size_t)(sp - low) : 0;
+}
+#endif
 
 static void *sr__panic_thread_main(void *arg)
 {
     sr__thread_job *job = arg;
+#ifdef SR__TSAN
+    size_t left = SIZE_MAX;
+#else
+    size_t left = sr__panic_stack_left();
+#endif
+    if (left < job->need) {           /* the C library kept part of it (static TLS) */
+        job->short_by = job->need - left;
+        return NULL;
+    }
     if (job->rt->cfg.enable_panic_handler) sr__bt_warm_up();
     job->status = sr_execute_protected(job->rt, job->fn, job->arg);
     return NULL;
@@ -516,21 +555,31 @@ sr_status sr_run_on_thread(sr_runtime *rt, sr_protected_fn fn, void *arg)
     if (!rt || !fn) return SR_ERR_INVALID;
     long page = sysconf(_SC_PAGESIZE);
     size_t pg = page > 0 ? (size_t)page : 4096u;
-    size_t size = rt->cfg.stack_size + SR__STACK_HEADROOM;
-    size = (size + pg - 1) / pg * pg;
-    pthread_attr_t attr;
-    if (pthread_attr_init(&attr) != 0) return SR_ERR_NOMEM;
-    if (pthread_attr_setstacksize(&attr, size) != 0) {
+    sr__thread_job job = { rt, fn, arg, rt->cfg.stack_size + SR__STACK_HEADROOM, 0, SR_ERR_PANIC };
+    size_t size = job.need + 4 * pg;
+#ifdef SR__TSAN
+    size += 1024u * 1024u;
+#endif
+    /* The C library carves thread-local storage out of the stack it is asked
+       for; when that leaves too little, ask again for that much more (once). */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        size = (size + pg - 1) / pg * pg;
+        pthread_attr_t attr;
+        if (pthread_attr_init(&attr) != 0) return SR_ERR_NOMEM;
+        if (pthread_attr_setstacksize(&attr, size) != 0) {
+            pthread_attr_destroy(&attr);
+            return SR_ERR_INVALID;
+        }
+        job.short_by = 0;
+        pthread_t th;
+        int err = pthread_create(&th, &attr, sr__panic_thread_main, &job);
         pthread_attr_destroy(&attr);
-        return SR_ERR_INVALID;
+        if (err != 0) return SR_ERR_NOMEM;
+        pthread_join(th, NULL);
+        if (!job.short_by) return job.status;
+        size += job.short_by + 4 * pg;
     }
-    sr__thread_job job = { rt, fn, arg, SR_ERR_PANIC };
-    pthread_t th;
-    int err = pthread_create(&th, &attr, sr__panic_thread_main, &job);
-    pthread_attr_destroy(&attr);
-    if (err != 0) return SR_ERR_NOMEM;
-    pthread_join(th, NULL);
-    return job.status;
+    return SR_ERR_NOMEM;
 }
 
 /* ---- time limits ---------------------------------------------------------------------- */

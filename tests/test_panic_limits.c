@@ -208,8 +208,9 @@ static void unguarded_recursion_really_overflows(void **state)
 {
     (void)state;
     int rc = sr_test_in_child(child_unguarded, NULL, NULL, 0);
-    /* SIGSEGV; under AddressSanitizer its stack-overflow report exits with 1 */
-    assert_true(rc == 128 + SIGSEGV || rc == 1);
+    /* SIGSEGV, or a sanitizer's stack-overflow report and its exit code; 3
+       would mean the runtime could not be made, 0 that the recursion ended */
+    assert_true(rc != 0 && rc != 3);
 }
 
 /* ---- time limits --------------------------------------------------------------------- */
