@@ -449,6 +449,7 @@ void sr__profiler_fini(sr_runtime *rt)
     sr__profiler *p = rt->prof;
     if (!p) return;
     rt->prof = NULL;
+    sr__bt_cache_free(rt, p->bt_cache);
     sr__sys_free(rt, p->types, p->type_alloc * sizeof *p->types);
     sr__sys_free(rt, p->blocks, p->block_cap * sizeof *p->blocks);
     sr__sys_free(rt, p->stacks, (size_t)p->stack_cap * sizeof *p->stacks);

@@ -93,7 +93,8 @@ struct sr__profiler {
     sr_type_profile *out;
     size_t out_cap;                  /* > type_cap: never grown by sr_profiler_stats */
 
-    size_t bytes;                    /* own memory, through sr__sys_* */
+    struct sr__bt_cache *bt_cache;   /* symbolization cache, made at the first report */
+    size_t bytes;                    /* own memory, through sr__sys_* (the cache's included) */
 };
 
 /* A self-contained copy of the profile (what a snapshot holds). Strings and

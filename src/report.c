@@ -119,53 +119,53 @@ static void sr__sb_json_str(sr__sb *b, const char *s)
     sr__sb_putc(b, '"');
 }
 
-/* ---- symbolization cache ------------------------------------------------------------- */
-
-typedef struct sr__sym {
-    void *addr;
-    char *text;
-} sr__sym;
+/* ---- symbolization ------------------------------------------------------------------- *
+ * Through the backtrace module's cache: the runtime's profiler keeps one for
+ * its lifetime (libdw's module list is read once); a detached snapshot or diff
+ * gets a cache of its own for one rendering, on a scratch runtime record that
+ * only carries the C library allocator. */
 
 typedef struct sr__symcache {
-    sr__sym *e;
-    size_t cap;   /* power of two, or 0 when the table could not be made */
+    sr_runtime *rt;          /* whose sys memory the cache uses */
+    sr__bt_cache *c;         /* NULL: uncached */
+    bool scratch;            /* rt is a scratch record owned by this rendering */
 } sr__symcache;
 
-static void sr__symcache_init(sr__symcache *c, size_t frames)
+static void *sr__libc_malloc_cb(size_t n, void *ud) { SR__UNUSED(ud); return malloc(n); }
+static void *sr__libc_realloc_cb(void *p, size_t n, void *ud) { SR__UNUSED(ud); return realloc(p, n); }
+static void sr__libc_free_cb(void *p, void *ud) { SR__UNUSED(ud); free(p); }
+
+static void sr__symcache_init(sr__symcache *c, sr_runtime *rt)
 {
-    size_t cap = 64;
-    while (cap < frames * 2 && cap < ((size_t)1 << 40)) cap *= 2;
-    c->e = calloc(cap, sizeof *c->e);
-    c->cap = c->e ? cap : 0;
+    memset(c, 0, sizeof *c);
+    if (rt && rt->prof) {
+        if (!rt->prof->bt_cache) rt->prof->bt_cache = sr__bt_cache_new(rt);
+        c->rt = rt;
+        c->c = rt->prof->bt_cache;
+        return;
+    }
+    sr_runtime *s = calloc(1, sizeof *s);
+    if (!s) return;
+    s->sys.malloc = sr__libc_malloc_cb;
+    s->sys.realloc = sr__libc_realloc_cb;
+    s->sys.free = sr__libc_free_cb;
+    c->rt = s;
+    c->scratch = true;
+    c->c = sr__bt_cache_new(s);
 }
 
 static void sr__symcache_fini(sr__symcache *c)
 {
-    for (size_t i = 0; i < c->cap; i++) free(c->e[i].text);
-    free(c->e);
+    if (!c->scratch) return;
+    sr__bt_cache_free(c->rt, c->c);
+    free(c->rt);
 }
 
-/* The symbolized text of addr ("function+0xoff (file:line)" or "0x... (unknown)"). */
+/* The symbolized text of addr ("function+0xoff (file:line)" or "0x... (unknown)") in tmp. */
 static const char *sr__sym_text(sr__symcache *c, void *addr, char *tmp, size_t tmp_size)
 {
-    size_t i = 0, mask = c->cap - 1;
-    if (c->cap) {
-        i = (size_t)(((uint64_t)(uintptr_t)addr * 0x9E3779B97F4A7C15ull) >> 20) & mask;
-        while (c->e[i].addr) {
-            if (c->e[i].addr == addr) return c->e[i].text;
-            i = (i + 1) & mask;
-        }
-    }
-    int n = sr__bt_symbolize(addr, tmp, tmp_size);
+    int n = c->c ? sr__bt_cache_symbolize(c->rt, c->c, addr, tmp, tmp_size) : sr__bt_symbolize(addr, tmp, tmp_size);
     if (n < 0) snprintf(tmp, tmp_size, "%p (unknown)", addr);
-    if (c->cap) {
-        char *t = strdup(tmp);
-        if (t) {
-            c->e[i].addr = addr;
-            c->e[i].text = t;
-            return t;
-        }
-    }
     return tmp;
 }
 
@@ -599,11 +599,9 @@ static void sr__render_folded(sr__sb *b, const sr_profiler_snapshot *v, sr__symc
 
 char *sr__report_render(sr_runtime *rt, const sr_profiler_snapshot *v, sr_report_format fmt)
 {
-    size_t frames = 0;
-    for (size_t i = 0; i < v->stack_count; i++) frames += v->stacks[i].depth;
-    if (rt) frames += (size_t)rt->prof->stack_count * 4;
+    size_t internal = rt ? rt->internal_bytes : 0;
     sr__symcache c;
-    sr__symcache_init(&c, frames);
+    sr__symcache_init(&c, rt);
     sr__sb b = { 0 };
     switch (fmt) {
     case SR_REPORT_TEXT: sr__render_text(&b, rt, v, &c); break;
@@ -612,6 +610,7 @@ char *sr__report_render(sr_runtime *rt, const sr_profiler_snapshot *v, sr_report
     default: b.failed = true; break;
     }
     sr__symcache_fini(&c);
+    if (rt && rt->internal_bytes > internal) rt->prof->bytes += rt->internal_bytes - internal;  /* the cache grew */
     return sr__sb_finish(&b);
 }
 
@@ -619,8 +618,9 @@ char *sr__report_leaks_at_exit(sr_runtime *rt)
 {
     sr_profiler_snapshot *v = sr__profiler_view(rt);
     if (!v) return NULL;
+    size_t internal = rt->internal_bytes;
     sr__symcache c;
-    sr__symcache_init(&c, (size_t)rt->prof->stack_count * 4);
+    sr__symcache_init(&c, rt);
     sr__sb b = { 0 };
     size_t nl = 0;
     sr__leak *l = sr__leaks_collect(rt, 0, &nl);
@@ -637,6 +637,7 @@ char *sr__report_leaks_at_exit(sr_runtime *rt)
         b.failed = true;
     }
     sr__symcache_fini(&c);
+    if (rt->internal_bytes > internal) rt->prof->bytes += rt->internal_bytes - internal;
     sr_profiler_snapshot_free(v);
     return sr__sb_finish(&b);
 }
@@ -729,10 +730,8 @@ static void sr__diff_folded(sr__sb *b, const sr_profile_diff *d, sr__symcache *c
 char *sr_profiler_diff_report(const sr_profile_diff *diff, sr_report_format fmt)
 {
     if (!diff) return NULL;
-    size_t frames = 0;
-    for (size_t i = 0; i < diff->stack_count; i++) frames += diff->stacks[i].frame_count;
     sr__symcache c;
-    sr__symcache_init(&c, frames);
+    sr__symcache_init(&c, NULL);
     sr__sb b = { 0 };
     switch (fmt) {
     case SR_REPORT_TEXT: sr__diff_text(&b, diff, &c); break;
