@@ -146,10 +146,13 @@ int main(int argc, char **argv)
     int64_t id = 0;
     for (int i = 0; i < 200; i++, id++) handle_request(id, paths[id % 6]);   /* warm-up */
 
-    /* 1. a baseline: what is allocated from now on and stays alive is suspect */
+    /* 1. a baseline: what is allocated from now on and stays alive is suspect.
+       Collect cycles before each snapshot so garbage does not count as growth. */
     sr_profiler_mark(rt);
+    sr_gc_collect(rt);
     sr_profiler_snapshot *before = sr_profiler_snapshot_take(rt);
     for (int i = 0; i < 3000; i++, id++) handle_request(id, paths[id % 6]);
+    sr_gc_collect(rt);
     sr_profiler_snapshot *after = sr_profiler_snapshot_take(rt);
 
     /* 2. the memory hog: what grew, by type and by allocation stack */

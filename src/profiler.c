@@ -718,11 +718,6 @@ static int sr__diff_entry_cmp(const void *a, const void *b)
     return strcmp(x->type_name, y->type_name);
 }
 
-struct sr__diff_alloc {
-    sr_profile_diff d;
-    sr_profile_diff_entry *types, *stacks;
-};
-
 static void sr__diff_set(sr_profile_diff_entry *e, const char *name, int64_t c_old, int64_t b_old, size_t c_new,
                          size_t b_new)
 {
@@ -755,6 +750,7 @@ sr_profile_diff *sr_profiler_snapshot_compare(const sr_profiler_snapshot *older,
     d->memory_diff = (int64_t)newer->current_memory - (int64_t)older->current_memory;
     d->allocations_diff = (int64_t)newer->total_allocations - (int64_t)older->total_allocations;
     d->elapsed_ns = newer->timestamp_ns - older->timestamp_ns;
+    a->depth = newer->stack_depth ? newer->stack_depth : 8;
 
     /* by type: few entries, matched by name */
     size_t k = 0;

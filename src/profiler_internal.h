@@ -121,6 +121,13 @@ struct sr_profiler_snapshot {
     char *names;
 };
 
+/* A diff as allocated: the public part first. */
+struct sr__diff_alloc {
+    sr_profile_diff d;
+    sr_profile_diff_entry *types, *stacks;
+    size_t depth;          /* frames shown per stack (the newer snapshot's depth) */
+};
+
 /* Builds a view of rt's profile (malloc'd; NULL when out of memory). */
 sr_profiler_snapshot *sr__profiler_view(sr_runtime *rt);
 /* Type name of a category: "<raw>", the registered name, or "<other types>". */
