@@ -88,11 +88,6 @@ static bool sr__prof_grow(sr_runtime *rt, sr__profiler *p, void **arr, size_t el
 
 /* ---- categories ---------------------------------------------------------------------- */
 
-static inline uint32_t sr__prof_slot_of(const sr__hdr *h)
-{
-    return sr__kind(h) == SR__KIND_OBJ ? h->info >> 8 : SR__PROF_RAW_SLOT;
-}
-
 static SR__NOINLINE sr__ptype *sr__prof_type_grow(sr_runtime *rt, sr__profiler *p, uint32_t slot)
 {
     if (!p->types_frozen) {
@@ -134,11 +129,6 @@ const char *sr__profiler_type_name(sr_runtime *rt, uint32_t slot)
 }
 
 /* ---- the block table ----------------------------------------------------------------- */
-
-static inline size_t sr__pb_home(const sr__profiler *p, uintptr_t key)
-{
-    return (size_t)(((uint64_t)(key >> 4) * 0x9E3779B97F4A7C15ull) >> p->block_shift);
-}
 
 static bool sr__pb_alloc_table(sr_runtime *rt, sr__profiler *p, size_t cap)
 {
@@ -334,7 +324,7 @@ static SR__NOINLINE uint32_t sr__prof_sample(sr_runtime *rt, sr__profiler *p, ui
     return stack;
 }
 
-SR__PROF_HOT void sr__profiler_on_alloc(sr_runtime *rt, sr__hdr *h, size_t charge)
+SR__PROF_HOT void sr__profiler_alloc_slow(sr_runtime *rt, sr__hdr *h, size_t charge)
 {
     sr__profiler *p = rt->prof;
     uint32_t slot = sr__prof_slot_of(h);
@@ -375,7 +365,7 @@ SR__PROF_HOT void sr__profiler_on_alloc(sr_runtime *rt, sr__hdr *h, size_t charg
     }
 }
 
-SR__PROF_HOT void sr__profiler_on_free(sr_runtime *rt, sr__hdr *h, size_t charge)
+SR__PROF_HOT void sr__profiler_free_slow(sr_runtime *rt, sr__hdr *h, size_t charge)
 {
     sr__profiler *p = rt->prof;
     uint32_t slot = sr__prof_slot_of(h);
