@@ -31,8 +31,11 @@
  *  2. ScanRoots: a grey object with a count left is referenced from outside:
  *     ScanBlack blackens it and everything grey or white it reaches, adding
  *     the subtracted counts back. A grey object with count 0 turns white.
- *  3. CollectRoots: the whites reachable from the roots form the garbage set
- *     (GARBAGE mark, `garbage` array). The root buffer is empty now.
+ *  3. CollectRoots: the objects still white form the garbage set (GARBAGE
+ *     mark, `garbage` array): Scan remembered each white as it turned white,
+ *     and a white's Scan parent is white too (blackening the parent would
+ *     have blackened it), so no third walk of the graph is needed. The root
+ *     buffer is empty now.
  *  -- graph analysis complete; no user code has run (trace must be pure) --
  *  4. Weak references to members are cleared.
  *  5. If no member has a finalize, no user code can run before the free:
@@ -89,7 +92,8 @@ sr_status sr__gc_init(sr_runtime *rt)
     gc->stress = rt->cfg.gc_stress || SR__GC_STRESS_BUILD;
     gc->floor = rt->cfg.gc_threshold ? rt->cfg.gc_threshold : SR_DEFAULT_GC_THRESHOLD;
     gc->trigger = !gc->enabled ? SIZE_MAX : gc->stress ? 0 : gc->floor;
-    gc->roots_trigger = SR__GC_ROOTS_TRIGGER;
+    gc->roots_floor = gc->floor > SR__GC_ROOTS_TRIGGER ? gc->floor : SR__GC_ROOTS_TRIGGER;
+    gc->roots_trigger = gc->roots_floor;
     if (!gc->enabled) return SR_OK;
     gc->stack = sr__sys_alloc(rt, SR__GC_STACK_INIT * sizeof *gc->stack);
     gc->garbage = sr__sys_alloc(rt, SR__GC_GARBAGE_INIT * sizeof *gc->garbage);
@@ -198,23 +202,40 @@ static void sr__gc_refill(sr__hdr *h, void *ctx)
 
 /* ---- the garbage set ----------------------------------------------------------------------- */
 
-static void sr__gc_add_garbage(sr_runtime *rt, sr__hdr *h)
+/* Scan turned h white: remember it as a candidate (the set is filtered after
+   Scan, when whites that turned black again are known). */
+static inline void sr__gc_note_white(sr_runtime *rt, sr__hdr *h)
+{
+    sr__gc *gc = &rt->gc;
+    if (SR__LIKELY(gc->ngarbage < gc->garbage_cap)) {
+        gc->garbage[gc->ngarbage++] = h;
+        return;
+    }
+    if (gc->garbage_overflow) return;
+    size_t ncap = gc->garbage_cap * 2;
+    sr__hdr **n = ncap ? sr__sys_realloc(rt, gc->garbage, gc->garbage_cap * sizeof *n, ncap * sizeof *n) : NULL;
+    if (!n) {
+        gc->scratch_failures++;
+        gc->garbage_overflow = true;    /* the WHITE colour in the heap defines the set */
+        return;
+    }
+    gc->garbage = n;
+    gc->garbage_cap = ncap;
+    gc->garbage[gc->ngarbage++] = h;
+}
+
+/* h is garbage: mark it and note what the later steps will have to do. */
+static inline void sr__gc_mark_member(sr_runtime *rt, sr__hdr *h)
 {
     sr__gc *gc = &rt->gc;
     h->flags |= SR__OBJF_GARBAGE;
-    if (gc->garbage_overflow) return;
-    if (SR__UNLIKELY(gc->ngarbage == gc->garbage_cap)) {
-        size_t ncap = gc->garbage_cap * 2;
-        sr__hdr **n = ncap ? sr__sys_realloc(rt, gc->garbage, gc->garbage_cap * sizeof *n, ncap * sizeof *n) : NULL;
-        if (!n) {
-            gc->scratch_failures++;
-            gc->garbage_overflow = true;    /* from now on the GARBAGE marks are the set */
-            return;
-        }
-        gc->garbage = n;
-        gc->garbage_cap = ncap;
-    }
-    gc->garbage[gc->ngarbage++] = h;
+    if (h->flags & SR__OBJF_HAS_WEAK) gc->weak_seen = true;
+    if (!(h->info & SR__OBJ_FINALIZED) && SR__TYPE_ENTRY(rt, SR__OBJ_TYPE(h))->t.finalize) gc->finalizers_seen = true;
+}
+
+static void sr__gc_mark_white_walk(sr__hdr *h, void *ctx)
+{
+    if (sr__kind(h) == SR__KIND_OBJ && sr__colour(h) == SR__OBJ_WHITE) sr__gc_mark_member(ctx, h);
 }
 
 /* Calls fn on every member (GARBAGE mark set). fn must not free blocks. */
@@ -291,15 +312,6 @@ static inline void sr__gc_black_child(sr_runtime *rt, sr__hdr *c)
 }
 SR__GC_SLOT_FN(sr__gc_black_child)
 
-/* CollectWhite: every white reachable through whites joins the garbage set. */
-static inline void sr__gc_collect_child(sr_runtime *rt, sr__hdr *c)
-{
-    if (sr__acyclic(c) || sr__colour(c) != SR__OBJ_WHITE || (c->flags & SR__OBJF_GARBAGE)) return;
-    sr__gc_add_garbage(rt, c);
-    sr__gc_push(rt, c, 0);
-}
-SR__GC_SLOT_FN(sr__gc_collect_child)
-
 /* Restoration: each edge from a member gives its child one count back. */
 static inline void sr__gc_restore_child(sr_runtime *rt, sr__hdr *c)
 {
@@ -344,7 +356,7 @@ SR__GC_SLOT_FN(sr__gc_drop_child)
 
 /* ---- phases -------------------------------------------------------------------------------- */
 
-enum { SR__PH_MARK, SR__PH_SCAN, SR__PH_COLLECT, SR__PH_KEEP };
+enum { SR__PH_MARK, SR__PH_SCAN, SR__PH_KEEP };
 
 static void sr__gc_run(sr_runtime *rt, int phase)
 {
@@ -366,12 +378,10 @@ static void sr__gc_run(sr_runtime *rt, int phase)
                         sr__gc_push(rt, h, SR__TASK1);
                     } else {
                         sr__set_colour(h, SR__OBJ_WHITE);
+                        sr__gc_note_white(rt, h);
                         SR__GC_EACH_CHILD(rt, h, sr__gc_scan_child);
                     }
                 }
-                break;
-            case SR__PH_COLLECT:
-                SR__GC_EACH_CHILD(rt, h, sr__gc_collect_child);
                 break;
             case SR__PH_KEEP:
                 SR__GC_EACH_CHILD(rt, h, sr__gc_keep_child);
@@ -387,12 +397,6 @@ static void sr__gc_run(sr_runtime *rt, int phase)
 static void sr__gc_clear_weak(sr_runtime *rt, sr__hdr *h)
 {
     if (h->flags & SR__OBJF_HAS_WEAK) sr__weak_clear(rt, h);
-}
-
-static void sr__gc_note_finalizer(sr_runtime *rt, sr__hdr *h)
-{
-    if (SR__TYPE_ENTRY(rt, SR__OBJ_TYPE(h))->t.finalize && !(h->info & SR__OBJ_FINALIZED))
-        rt->gc.finalizers_seen = true;
 }
 
 static void sr__gc_restore(sr_runtime *rt, sr__hdr *h) { SR__GC_EACH_CHILD(rt, h, sr__gc_restore_child); }
@@ -490,31 +494,37 @@ static size_t sr__gc_collect(sr_runtime *rt)
         }
     }
     sr__gc_run(rt, SR__PH_MARK);
-    /* 2. ScanRoots */
-    for (size_t i = 0; i < nroots; i++) sr__gc_push(rt, gc->roots[i], 0);
-    sr__gc_run(rt, SR__PH_SCAN);
-    /* 3. CollectRoots */
+    /* 2. ScanRoots (whites are remembered as candidates as they turn white) */
     gc->ngarbage = 0;
     gc->garbage_overflow = false;
-    for (size_t i = 0; i < nroots; i++) {
-        sr__hdr *r = gc->roots[i];
-        if (sr__colour(r) == SR__OBJ_WHITE && !(r->flags & SR__OBJF_GARBAGE)) {
-            sr__gc_add_garbage(rt, r);
-            sr__gc_push(rt, r, 0);
+    gc->weak_seen = false;
+    gc->finalizers_seen = false;
+    for (size_t i = 0; i < nroots; i++) sr__gc_push(rt, gc->roots[i], 0);
+    sr__gc_run(rt, SR__PH_SCAN);
+    /* 3. CollectRoots. Every object still white is garbage, and every white
+       was reached from a root through whites: the parent through which Scan
+       reached a white would have blackened it on turning black. So the set is
+       the candidates still white; no third walk of the graph is needed. */
+    if (!gc->garbage_overflow) {
+        size_t j = 0;
+        for (size_t i = 0; i < gc->ngarbage; i++) {
+            sr__hdr *h = gc->garbage[i];
+            if (sr__colour(h) != SR__OBJ_WHITE) continue;
+            sr__gc_mark_member(rt, h);
+            gc->garbage[j++] = h;
         }
+        gc->ngarbage = j;
+    } else {
+        sr__heap_each_live(rt, sr__gc_mark_white_walk, rt);
     }
-    sr__gc_run(rt, SR__PH_COLLECT);
     gc->nroots = 0;
     bool any = gc->ngarbage > 0 || gc->garbage_overflow;
 
     if (any) {
         /* 4. weak references to members die first */
-        sr__gc_for_garbage(rt, sr__gc_clear_weak);
+        if (gc->weak_seen) sr__gc_for_garbage(rt, sr__gc_clear_weak);
         /* 5. finalizers, on true counts, then the resurrection check */
-        gc->finalizers_seen = false;
-        sr__gc_for_garbage(rt, sr__gc_note_finalizer);
-        bool finalizers = gc->finalizers_seen;
-        if (finalizers) {
+        if (gc->finalizers_seen) {
             sr__gc_for_garbage(rt, sr__gc_restore);
             sr__gc_finalize_all(rt);
             sr__gc_for_garbage(rt, sr__gc_zero_aux);
@@ -522,12 +532,23 @@ static size_t sr__gc_collect(sr_runtime *rt)
             sr__gc_for_garbage(rt, sr__gc_check_kept);
             sr__gc_run(rt, SR__PH_KEEP);
             sr__gc_for_garbage(rt, sr__gc_zero_aux);
-            /* 6. children outside the set lose their edges */
+            /* 6. children outside the set lose their edges, then all are freed */
             sr__gc_for_garbage(rt, sr__gc_drop);
+            sr__gc_free_all(rt);
+        } else if (!gc->garbage_overflow) {
+            /* 6. no user code ran: one pass drops acyclic children and frees. A
+               member freed earlier in the pass reads as kind FREE (info 0, so
+               never ACYCLIC) and nothing allocates in between. */
+            for (size_t i = 0; i < gc->ngarbage; i++) {
+                sr__hdr *h = gc->garbage[i];
+                SR__GC_EACH_CHILD(rt, h, sr__gc_drop_acyclic_child);
+                h->flags &= (uint16_t)~SR__OBJF_GARBAGE;
+                sr__obj_free(rt, h);
+            }
         } else {
             sr__gc_for_garbage(rt, sr__gc_drop_fast);
+            sr__gc_free_all(rt);
         }
-        sr__gc_free_all(rt);
         gc->ngarbage = 0;
         gc->garbage_overflow = false;
         /* what died because the garbage released it */
@@ -546,22 +567,33 @@ static size_t sr__gc_collect(sr_runtime *rt)
     return freed;
 }
 
-/* Adapts the effective triggers to the yield of the run that just ended. */
-static void sr__gc_adapt(sr__gc *gc, size_t freed, size_t roots_at_start)
+/* Adapts the effective triggers to the yield of the run that just ended.
+ *
+ * A run that freed little (under 1/16 of what it visited) means a large live
+ * graph hangs off the buffered roots: running again soon would trace it again
+ * for nothing (the quadratic behaviour of PHP before 7.3 and CPython before
+ * 3.x). The next run is then put off until the mutator has done work in
+ * proportion to what this run traced: both triggers become twice the objects
+ * visited, bounded by the larger of 64x the configured floor and twice the
+ * live objects. A productive run (it freed at least half as many objects as
+ * the trigger) halves the allocation trigger back towards the floor and resets
+ * the root trigger. */
+static void sr__gc_adapt(sr_runtime *rt, size_t freed, size_t visited)
 {
+    sr__gc *gc = &rt->gc;
     if (gc->stress) return;
+    size_t live = rt->heap.live_objects;
     size_t cap = gc->floor > SIZE_MAX / SR__GC_MAX_FACTOR ? SIZE_MAX : gc->floor * SR__GC_MAX_FACTOR;
-    if (freed < gc->trigger / 16) {
-        gc->trigger = gc->trigger > cap / 2 ? cap : gc->trigger * 2;
-    } else if (freed > gc->trigger / 2) {
+    if (live < SIZE_MAX / 2 && cap < 2 * live) cap = 2 * live;
+    if (freed < visited / 16) {
+        size_t want = visited > SIZE_MAX / 2 ? SIZE_MAX : 2 * visited;
+        if (want < gc->trigger * 2 && gc->trigger <= SIZE_MAX / 2) want = gc->trigger * 2;
+        gc->trigger = want > cap ? cap : want < gc->floor ? gc->floor : want;
+        size_t rwant = visited > SIZE_MAX / 2 ? SIZE_MAX : 2 * visited;
+        if (rwant > gc->roots_trigger) gc->roots_trigger = rwant > cap ? (cap > gc->roots_floor ? cap : gc->roots_floor) : rwant;
+    } else if (freed >= gc->trigger / 2) {
         gc->trigger = gc->trigger / 2 < gc->floor ? gc->floor : gc->trigger / 2;
-    }
-    if (roots_at_start >= gc->roots_trigger) {
-        if (freed < roots_at_start / 16) {
-            if (gc->roots_trigger < ((size_t)1 << 30)) gc->roots_trigger *= 2;
-        } else {
-            gc->roots_trigger = SR__GC_ROOTS_TRIGGER;
-        }
+        gc->roots_trigger = gc->roots_floor;
     }
 }
 
@@ -582,9 +614,9 @@ bool sr_gc_should_collect(sr_runtime *rt)
 void sr__gc_auto(sr_runtime *rt)
 {
     if (sr__gc_blocked(rt)) return;   /* allocs_since stays high: retried at the next allocation */
-    size_t roots = rt->gc.nroots;
+    uint64_t visited0 = rt->gc.visited;
     size_t freed = sr__gc_collect(rt);
-    sr__gc_adapt(&rt->gc, freed, roots);
+    sr__gc_adapt(rt, freed, (size_t)(rt->gc.visited - visited0));
     sr__obj_rethrow_pending(rt);
 }
 

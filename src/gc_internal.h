@@ -12,7 +12,8 @@ struct sr__hdr;
 /* Root-buffer size that asks for a collection at the next allocation (the
    floor; it grows when such collections free little). */
 #define SR__GC_ROOTS_TRIGGER 10000u
-/* The effective allocation trigger never exceeds this multiple of the floor. */
+/* The effective triggers stay below the larger of this multiple of the floor
+   and twice the live objects. */
 #define SR__GC_MAX_FACTOR    64u
 
 typedef struct sr__gc {
@@ -24,11 +25,13 @@ typedef struct sr__gc {
     bool stress;             /* collect before every allocation */
     bool overflow;           /* the work stack could not grow: PENDING marks in the heap */
     bool garbage_overflow;
+    bool weak_seen;          /* the garbage set has a member with weak references */
     bool finalizers_seen;    /* the garbage set has a member with a finalize to run */   /* the garbage array could not grow: GARBAGE marks are the set */
     /* possible roots: buffer[i]->aux == i + 1 */
     struct sr__hdr **roots;
     size_t nroots, roots_cap;
-    size_t roots_trigger;
+    size_t roots_trigger;    /* buffered roots that ask for a collection (effective) */
+    size_t roots_floor;      /* max(SR__GC_ROOTS_TRIGGER, gc_threshold) */
     /* collector scratch (sys memory) */
     uintptr_t *stack;        /* header pointer | task tag (bit 0) */
     size_t sp, stack_cap;

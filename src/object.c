@@ -123,11 +123,23 @@ static inline void *sr__rc_make(sr_runtime *rt, sr__type_entry *e, size_t size)
     sr__gc_alloc_tick(rt);
     uint32_t info = SR__KIND_OBJ | ((uint32_t)e->id << SR__OBJ_TYPE_SHIFT)
                   | (e->acyclic || !rt->cfg.enable_gc ? SR__OBJ_ACYCLIC : 0u);
-    sr__hdr *h = sr__heap_alloc(rt, SR__HDR_SIZE + size, info);
-    if (SR__UNLIKELY(!h)) return NULL;
+    /* the heap's inline fast path (a free-list pop); everything else out of line */
+    sr__hdr *h = rt->prof ? NULL : sr__heap_alloc_fast(&rt->heap, SR__HDR_SIZE + size, info);
+    if (SR__LIKELY(h != NULL)) {
+        rt->heap.live_objects++;
+    } else {
+        h = sr__heap_alloc(rt, SR__HDR_SIZE + size, info);
+        if (SR__UNLIKELY(!h)) return NULL;
+    }
     h->rc = 1;
-    void *p = sr__payload_of(h);
-    memset(p, 0, size);
+    char *p = sr__payload_of(h);
+    if (size <= 32) {
+        /* the block holds round_up(size, 8) bytes: clear them by words */
+        static const uint64_t zero = 0;
+        for (size_t i = 0; i < size; i += 8) memcpy(p + i, &zero, 8);
+    } else {
+        memset(p, 0, size);
+    }
     return p;
 }
 
@@ -201,6 +213,14 @@ static SR__NOINLINE void sr__rc_release_last(sr_runtime *rt, sr__hdr *h)
     }
     h->rc = 0;
     if (SR__UNLIKELY(ty->teardown)) return;          /* O4 */
+    if (SR__UNLIKELY(h->flags & (SR__OBJF_GARBAGE | SR__OBJF_HAS_WEAK)) || ty->draining) goto general;
+    sr__type_entry *e = SR__TYPE_ENTRY(rt, SR__OBJ_TYPE(h));
+    if (e->acyclic && !e->t.finalize) {
+        /* a leaf with nothing to run: no work list needed (never buffered) */
+        sr__obj_free(rt, h);
+        return;
+    }
+general:
     if (SR__UNLIKELY(h->flags & SR__OBJF_GARBAGE)) return;  /* the collector frees it */
     if (h->info & SR__OBJ_BUFFERED) sr__gc_unbuffer(rt, h);
     h->info |= SR__OBJ_DEAD;
@@ -293,9 +313,16 @@ void sr__obj_drain(sr_runtime *rt)
     ty->draining = true;
     sr__hdr *h;
     while ((h = sr__pend_pop(ty)) != NULL) {
+        sr__type_entry *e = SR__TYPE_ENTRY(rt, SR__OBJ_TYPE(h));
         if (h->flags & SR__OBJF_HAS_WEAK) sr__weak_clear(rt, h);
-        sr__obj_finalize(rt, h);
-        sr__obj_each_child(rt, h, sr__release_child_visit, rt);
+        if (e->t.finalize) sr__obj_finalize(rt, h);
+        char *p = sr__payload_of(h);
+        for (uint32_t i = 0; i < e->nrefs; i++) {
+            void *c;
+            memcpy(&c, p + e->refs[i], sizeof c);
+            if (c) sr__obj_release_child(rt, sr__hdr_of(c));
+        }
+        if (e->t.trace) e->t.trace(p, sr__release_child_visit, rt);
         sr__obj_free(rt, h);
     }
     ty->draining = false;
