@@ -28,9 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* TEMPORARY until the object layer lands */
-#define sr_rc_describe(rt, o, b, n) ((void)(rt), (void)(o), (void)(b), (void)(n), -1)
-
 #define SR__REPORT_TOP_STACKS 20u
 #define SR__REPORT_TOP_LEAKS  20u
 #define SR__REPORT_SCHEMA     1
@@ -122,8 +119,9 @@ static void sr__sb_json_str(sr__sb *b, const char *s)
 /* ---- symbolization ------------------------------------------------------------------- *
  * Through the backtrace module's cache: the runtime's profiler keeps one for
  * its lifetime (libdw's module list is read once); a detached snapshot or diff
- * gets a cache of its own for one rendering, on a scratch runtime record that
- * only carries the C library allocator. */
+ * (or a runtime whose allocator refuses the cache) gets a cache of its own for
+ * one rendering, on a scratch runtime record that only carries the C library
+ * allocator: symbolizing without a cache costs milliseconds an address. */
 
 typedef struct sr__symcache {
     sr_runtime *rt;          /* whose sys memory the cache uses */
@@ -140,9 +138,12 @@ static void sr__symcache_init(sr__symcache *c, sr_runtime *rt)
     memset(c, 0, sizeof *c);
     if (rt && rt->prof) {
         if (!rt->prof->bt_cache) rt->prof->bt_cache = sr__bt_cache_new(rt);
-        c->rt = rt;
-        c->c = rt->prof->bt_cache;
-        return;
+        if (rt->prof->bt_cache) {
+            c->rt = rt;
+            c->c = rt->prof->bt_cache;
+            return;
+        }
+        /* the runtime's allocator refused: a cache on the C library's for this report */
     }
     sr_runtime *s = calloc(1, sizeof *s);
     if (!s) return;
