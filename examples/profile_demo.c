@@ -54,12 +54,26 @@ static void entry_finalize(sr_runtime *r, void *obj)
 
 /* ---- the application ------------------------------------------------------------- */
 
-static __attribute__((noinline)) void *render_page(int64_t key)
+static __attribute__((noinline)) char *render_into(size_t size, const char *kind, int64_t key)
 {
-    size_t size = 512 + (size_t)(key % 7) * 128;
     char *page = sr_alloc(rt, size);
-    if (page) snprintf(page, size, "<html>page %lld</html>", (long long)key);
+    if (page) snprintf(page, size, "<html>%s %lld</html>", kind, (long long)key);
     return page;
+}
+
+static __attribute__((noinline)) void *render_results(int64_t key)
+{
+    return render_into(1500 + (size_t)(key % 5) * 100, "results", key);
+}
+
+static __attribute__((noinline)) void *render_static(int64_t key)
+{
+    return render_into(300 + (size_t)(key % 3) * 16, "static", key);
+}
+
+static __attribute__((noinline)) void *render_page(int64_t key, const char *path)
+{
+    return strcmp(path, "/search") == 0 ? render_results(key) : render_static(key);
 }
 
 static __attribute__((noinline)) void cache_put(int64_t key, void *page)
@@ -102,7 +116,7 @@ static __attribute__((noinline)) void handle_request(int64_t id, const char *pat
         return;                              /* ... and forgets the one it owns, too */
     }
     s->authenticated = true;
-    cache_put(id, render_page(id));
+    cache_put(id, render_page(id, path));
     sr_rc_release(rt, s);
 }
 
@@ -131,7 +145,7 @@ int main(int argc, char **argv)
     const char *dir = argc > 1 ? argv[1] : ".";
     sr_config cfg = sr_config_default();
     cfg.enable_profiling = true;            /* on by default in debug builds only */
-    cfg.profiler_stack_depth = 6;
+    cfg.profiler_stack_depth = 10;
     cfg.leak_sink = shutdown_sink;
     if (sr_runtime_new(&cfg, &rt) != SR_OK) return 1;
 
