@@ -6,7 +6,9 @@
  * ---------------
  * The profiler exists only while profiling is on (rt->prof != NULL); the heap
  * calls sr__profiler_on_alloc after every block it hands out and
- * sr__profiler_on_free before every block it takes back. Nothing is kept in
+ * sr__profiler_on_free before every block it takes back. Those are inline
+ * fast paths (profiler_internal.h) for the common case; this file has the
+ * general paths (stack capture, sampling, table growth, untracked blocks). Nothing is kept in
  * or beside an object header: everything per block lives in the profiler's
  * own tables, allocated through sr__sys_* (internal_bytes, never heap_used).
  *
