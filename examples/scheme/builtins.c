@@ -715,6 +715,14 @@ static val sc__p_runtime_stat(sc_interp *I, val *a, int n)
     sc_type_error(I, "runtime-stat", "a statistic name", a[0]);
 }
 
+/* (get-environment-variable "NAME"): its value as a string, or #f. */
+static val sc__p_getenv(sc_interp *I, val *a, int n)
+{
+    (void)n;
+    const char *v = getenv(sc__need_str(I, "get-environment-variable", a[0])->data);
+    return v ? sc_string(I, v, strlen(v)) : SC_FALSE;
+}
+
 static const sc_prim sc__prims[] = {
     { "+", 0, -1, sc__p_add }, { "-", 1, -1, sc__p_sub }, { "*", 0, -1, sc__p_mul }, { "/", 1, -1, sc__p_div },
     { "quotient", 2, 2, sc__p_quotient }, { "remainder", 2, 2, sc__p_remainder }, { "modulo", 2, 2, sc__p_modulo },
@@ -746,7 +754,7 @@ static const sc_prim sc__prims[] = {
     { "symbol->string", 1, 1, sc__p_symbol_to_string }, { "string->symbol", 1, 1, sc__p_string_to_symbol },
     { "display", 1, 2, sc__p_display }, { "write", 1, 2, sc__p_write }, { "newline", 0, 1, sc__p_newline },
     { "error", 1, -1, sc__p_error }, { "collect-garbage", 0, 0, sc__p_collect_garbage },
-    { "runtime-stat", 1, 1, sc__p_runtime_stat },
+    { "runtime-stat", 1, 1, sc__p_runtime_stat }, { "get-environment-variable", 1, 1, sc__p_getenv },
 };
 
 void sc_builtins_install(sc_interp *I)

@@ -152,8 +152,10 @@ static void *sc__session(void *arg)
             sc_report_error(I, stderr);
             o->status = 1;
         } else if (o->expr) {
-            sc_print(I, stdout, result, true);
-            fputc('\n', stdout);
+            if (result.tag != V_UNSPEC) {
+                sc_print(I, stdout, result, true);
+                fputc('\n', stdout);
+            }
             sc_rel(I, result);
         }
     } else {

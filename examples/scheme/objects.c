@@ -78,22 +78,10 @@ sr_status sc_types_register(sc_interp *I)
 
 /* ---- root stack ------------------------------------------------------------------------ */
 
-size_t sc_push(sc_interp *I, val v)
+_Noreturn void sc_push_overflow(sc_interp *I, val v)
 {
-    if (I->rs_top == I->rs_cap) {
-        sc_rel(I, v);
-        sc_error(I, "stack overflow (root stack of %zu values is full)", I->rs_cap);
-    }
-    I->rs[I->rs_top] = v;
-    return I->rs_top++;
-}
-
-void sc_unwind(sc_interp *I, size_t depth)
-{
-    while (I->rs_top > depth) {
-        val v = I->rs[--I->rs_top];
-        sc_rel(I, v);
-    }
+    sc_rel(I, v);
+    sc_error(I, "stack overflow (root stack of %zu values is full)", I->rs_cap);
 }
 
 /* ---- allocation ------------------------------------------------------------------------ */

@@ -47,6 +47,14 @@ void sc_format_flt(char *buf, size_t size, double d)
         snprintf(buf, size, "%.*g", prec, d);
         if (strtod(buf, NULL) == d) break;
     }
+    char *e = strchr(buf, 'e');
+    if (e) {   /* "1.5e-07" -> "1.5e-7", "1e+21" -> "1e21" */
+        char *src = e + 1, *dst = e + 1;
+        if (*src == '+') src++;
+        else if (*src == '-') *dst++ = *src++;
+        while (*src == '0' && src[1]) src++;
+        memmove(dst, src, strlen(src) + 1);
+    }
     if (!strpbrk(buf, ".e")) {
         size_t n = strlen(buf);
         if (n + 3 <= size) memcpy(buf + n, ".0", 3);
@@ -121,7 +129,14 @@ static void sc__atom_out(sc_sink *s, val v, bool write)
     case V_EOF: sc__emits(s, "#<eof>"); break;
     case V_PRIM: sc__emits(s, "#<procedure "); sc__emits(s, v.u.prim->name); sc__emits(s, ">"); break;
     case V_STR: sc__string_out(s, v.u.p, write); break;
-    case V_SYM: sc__emit(s, ((sc_sym *)v.u.p)->name, ((sc_sym *)v.u.p)->len); break;
+    case V_SYM: {
+        const sc_sym *sym = v.u.p;
+        bool bars = write && (sym->len == 0 || strpbrk(sym->name, " \t\n()[]\";'|") != NULL);
+        if (bars) sc__emit(s, "|", 1);
+        sc__emit(s, sym->name, sym->len);
+        if (bars) sc__emit(s, "|", 1);
+        break;
+    }
     case V_CLO: {
         const sc_clo *c = v.u.p;
         sc__emits(s, "#<procedure ");

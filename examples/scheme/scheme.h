@@ -140,10 +140,22 @@ static inline val sc_ret(val v) { if (SC_ISOBJ(v)) sr_rc_retain(v.u.p); return v
 static inline void sc_rel(sc_interp *I, val v) { if (SC_ISOBJ(v)) sr_rc_release(I->rt, v.u.p); }
 
 /* ---- root stack ------------------------------------------------------------------------ */
+_Noreturn void sc_push_overflow(sc_interp *I, val v);
 /* Pushes v (ownership moves to the stack); returns its index. Panics when full. */
-size_t sc_push(sc_interp *I, val v);
+static inline size_t sc_push(sc_interp *I, val v)
+{
+    if (I->rs_top == I->rs_cap) sc_push_overflow(I, v);
+    I->rs[I->rs_top] = v;
+    return I->rs_top++;
+}
 /* Releases and pops every slot above depth. */
-void sc_unwind(sc_interp *I, size_t depth);
+static inline void sc_unwind(sc_interp *I, size_t depth)
+{
+    while (I->rs_top > depth) {
+        val v = I->rs[--I->rs_top];
+        if (v.tag >= V_PAIR) sr_rc_release(I->rt, v.u.p);
+    }
+}
 #define RS(i) (I->rs[(i)])
 /* Replaces slot i (releases the old value; takes ownership of v). */
 static inline void sc_set(sc_interp *I, size_t i, val v) { val old = I->rs[i]; I->rs[i] = v; sc_rel(I, old); }
