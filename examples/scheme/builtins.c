@@ -283,17 +283,17 @@ bool sc_equal(sc_interp *I, val a, val b)
 {
     (void)I;
     val local[64];
-    val *st = local;
+    val *st = local, *heap = NULL;
     size_t n = 0, cap = 64;
     bool result = true;
 #define SC_EPUSH(x, y)                                                                      \
     do {                                                                                    \
         if (n + 2 > cap) {                                                                  \
             val *ns = malloc(cap * 2 * sizeof *ns);                                         \
-            if (!ns) { if (st != local) free(st); sc_error(I, "equal?: out of memory"); }    \
+            if (!ns) { free(heap); sc_error(I, "equal?: out of memory"); }                  \
             memcpy(ns, st, n * sizeof *ns);                                                 \
-            if (st != local) free(st);                                                      \
-            st = ns;                                                                        \
+            free(heap);                                                                     \
+            st = heap = ns;                                                                 \
             cap *= 2;                                                                       \
         }                                                                                   \
         st[n++] = (x); st[n++] = (y);                                                       \
@@ -318,7 +318,7 @@ bool sc_equal(sc_interp *I, val a, val b)
             break;
         }
     }
-    if (st != local) free(st);
+    free(heap);
 #undef SC_EPUSH
     return result;
 }

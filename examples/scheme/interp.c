@@ -73,6 +73,7 @@ void sc_report_error(sc_interp *I, FILE *err)
         const sr_script_frame *f = &p->script_frames[i];
         fprintf(err, "  at %s (%s:%d)\n", f->function ? f->function : "?", f->file ? f->file : "?", f->line);
     }
+    if (p->script_frames_dropped) fprintf(err, "  ... %zu more frames\n", p->script_frames_dropped);
     fflush(err);
 }
 

@@ -7,21 +7,20 @@
  * FILE runs a program (status 0, or 1 when it ended in an error); -e EXPR
  * evaluates EXPR and writes its value; with neither it is a REPL on stdin (one
  * protected execution per complete input; status 0 at end of input). Status 2
- * is a usage error. The session runs on its own thread whose C stack is the
- * stack limit plus headroom, so deep non-tail recursion either works or ends
- * in the runtime's "stack overflow" panic - never in a crash.
+ * is a usage error. The session runs on the runtime's own thread
+ * (sr_run_on_thread) whose C stack holds the stack limit plus the library's
+ * headroom, so deep non-tail recursion either works or ends in the runtime's
+ * "stack overflow" panic - never in a crash.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "interp.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define SC_DEFAULT_STACK_LIMIT ((size_t)256 << 20)
-#define SC_STACK_HEADROOM      ((size_t)32 << 20)
 
 typedef struct sc_opts {
     size_t heap_limit, stack_limit;
@@ -112,22 +111,13 @@ static void sc__repl(sc_interp *I, const sc_opts *o)
     free(acc);
 }
 
-static void *sc__session(void *arg)
+/* The whole session: runs protected on the runtime's big-stack thread; each
+   program, expression or REPL input is a nested protected execution. */
+static void sc__session(sr_runtime *rt, void *arg)
 {
     sc_opts *o = arg;
-    sr_config cfg = sr_config_default();
-    cfg.max_heap_size = o->heap_limit;
-    cfg.stack_size = o->stack_limit;
-    cfg.enable_profiling = o->profile;
-    sr_runtime *rt;
-    sr_status st = sr_runtime_new(&cfg, &rt);
-    if (st != SR_OK) {
-        fprintf(stderr, "sr-scheme: cannot create the runtime: %s\n", sr_status_str(st));
-        o->status = 2;
-        return NULL;
-    }
     sc_interp *I;
-    st = sc_interp_new(rt, o->stack_limit / 32, &I);
+    sr_status st = sc_interp_new(rt, o->stack_limit / 32, &I);
     if (st != SR_OK) {
         if (st == SR_ERR_PANIC) {
             const sr_panic_info *p = sr_panic_last(rt);
@@ -135,9 +125,8 @@ static void *sc__session(void *arg)
         } else {
             fprintf(stderr, "sr-scheme: cannot create the interpreter: %s\n", sr_status_str(st));
         }
-        sr_runtime_free(rt);
         o->status = 1;
-        return NULL;
+        return;
     }
     o->status = 0;
     if (o->file || o->expr) {
@@ -163,14 +152,12 @@ static void *sc__session(void *arg)
     }
     fflush(stdout);
     if (o->stats) sc__print_stats(rt);
-    if (o->profile) {
+    if (o->profile) {   /* while the program's data is still alive */
         char *rep = sr_profiler_report(rt, SR_REPORT_TEXT);
         if (rep) { fputs(rep, stderr); free(rep); }
-        else fprintf(stderr, "profile: no report (profiling is not available in this build of scriptrt)\n");
+        else fprintf(stderr, "profile: no report (profiling is off)\n");
     }
     sc_interp_free(I);
-    sr_runtime_free(rt);
-    return NULL;
 }
 
 static bool sc__read_file(sc_opts *o)
@@ -240,19 +227,28 @@ int main(int argc, char **argv)
     }
     if (o.file && !sc__read_file(&o)) return 2;
 
-    pthread_attr_t attr;
-    pthread_t th;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, o.stack_limit + SC_STACK_HEADROOM);
-    if (pthread_create(&th, &attr, sc__session, &o) != 0) {
-        fprintf(stderr, "sr-scheme: cannot start the interpreter thread (stack of %zu bytes)\n",
-                o.stack_limit + SC_STACK_HEADROOM);
-        pthread_attr_destroy(&attr);
+    sr_config cfg = sr_config_default();
+    cfg.max_heap_size = o.heap_limit;
+    cfg.stack_size = o.stack_limit;
+    cfg.enable_profiling = o.profile;
+    sr_runtime *rt;
+    sr_status st = sr_runtime_new(&cfg, &rt);
+    if (st != SR_OK) {
+        fprintf(stderr, "sr-scheme: cannot create the runtime: %s\n", sr_status_str(st));
         free(o.text);
         return 2;
     }
-    pthread_join(th, NULL);
-    pthread_attr_destroy(&attr);
+    st = sr_run_on_thread(rt, sc__session, &o);
+    if (st == SR_ERR_NOMEM) {
+        fprintf(stderr, "sr-scheme: cannot start the interpreter thread (stack of %zu bytes)\n", o.stack_limit);
+        o.status = 2;
+    } else if (st != SR_OK) {
+        /* every panic of the program is caught inside; this one escaped the interpreter */
+        const sr_panic_info *p = sr_panic_last(rt);
+        fprintf(stderr, "error: %s\n", p ? p->message : "?");
+        o.status = 1;
+    }
+    sr_runtime_free(rt);
     free(o.text);
     return o.status;
 }

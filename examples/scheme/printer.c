@@ -155,7 +155,7 @@ typedef struct sc_pitem { uint8_t kind; val v; size_t idx; } sc_pitem;
 static void sc__print(sc_sink *s, val root, bool write)
 {
     sc_pitem local[64];
-    sc_pitem *st = local;
+    sc_pitem *st = local, *heap = NULL;
     size_t n = 0, cap = sizeof local / sizeof local[0];
 #define SC_PPUSH(k, vv, i)                                                                  \
     do {                                                                                    \
@@ -163,8 +163,8 @@ static void sc__print(sc_sink *s, val root, bool write)
             sc_pitem *ns = malloc(cap * 2 * sizeof *ns);                                    \
             if (!ns) goto out;                                                              \
             memcpy(ns, st, n * sizeof *ns);                                                 \
-            if (st != local) free(st);                                                      \
-            st = ns;                                                                        \
+            free(heap);                                                                     \
+            st = heap = ns;                                                                 \
             cap *= 2;                                                                       \
         }                                                                                   \
         st[n].kind = (k); st[n].v = (vv); st[n].idx = (i); n++;                             \
@@ -210,7 +210,7 @@ static void sc__print(sc_sink *s, val root, bool write)
         }
     }
 out:
-    if (st != local) free(st);
+    free(heap);
 #undef SC_PPUSH
 }
 

@@ -109,7 +109,6 @@ typedef struct sc_interp {
     sc_sym *s_else, *s_arrow, *s_define, *s_begin, *s_quote, *s_dot;
     /* the source being run: name used in script frames */
     const char *file;
-    uint32_t ticks;         /* interrupt polling */
     uint32_t line;          /* line of the call being applied (for primitive errors) */
     FILE *out;
     /* reader scratch (reset before each read) */
