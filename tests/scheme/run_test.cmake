@@ -8,7 +8,8 @@
 #   ;; stdin        feed the file on stdin instead of naming it (the REPL)
 #   ;; nofile       do not pass the file at all
 #   ;; count-errors: N   stderr must hold exactly N `error: ` lines, every
-#                        other line a script frame (`  at ...`); no .err file
+#                        other line a script frame (`  at ...`, `  ... N more
+#                        frames`); no .err file
 # Expected stdout is <name>.out and expected stderr <name>.err next to the
 # file (absent = empty). A line of <name>.err that starts with "~ " is a regular
 # expression the whole corresponding line must match (for figures that differ
@@ -72,7 +73,7 @@ endif()
 if(NOT count_errors STREQUAL "")
   string(REGEX MATCHALL "(^|\n)error: " errs "${err}")
   list(LENGTH errs n_errs)
-  string(REGEX REPLACE "(^|\n)(error: |  at )[^\n]*" "" rest "${err}")
+  string(REGEX REPLACE "(^|\n)(error: |  at |  \\.\\.\\. )[^\n]*" "" rest "${err}")
   string(STRIP "${rest}" rest)
   if(NOT n_errs EQUAL count_errors OR NOT rest STREQUAL "")
     message("stderr: expected ${count_errors} errors and frame lines only, got ${n_errs} errors; other text:\n${rest}")
