@@ -49,7 +49,23 @@ void sc_sym_forms_init(sc_interp *I)
 
 bool sc_is_procedure(val v) { return v.tag == V_PRIM || v.tag == V_CLO; }
 
-static _Noreturn void sc__bad_syntax(sc_interp *I, val x, int form)
+/* Error paths live in their own (never inlined) functions: their buffers would
+   otherwise widen the frame of every recursion of the evaluator. */
+static _Noreturn SC_NOINLINE void sc__not_procedure(sc_interp *I, val f, val where)
+{
+    char buf[100];
+    sc_print_buf(I, buf, sizeof buf, f, true);
+    if (where.line) sc_error(I, "not a procedure: %s (%s:%u)", buf, I->file, where.line);
+    sc_error(I, "not a procedure: %s", buf);
+}
+
+static _Noreturn SC_NOINLINE void sc__bad_call(sc_interp *I, val x)
+{
+    char buf[100];
+    sc_error(I, "bad procedure call %s (%s:%u)", sc_print_buf(I, buf, sizeof buf, x, true), I->file, x.line);
+}
+
+static _Noreturn SC_NOINLINE void sc__bad_syntax(sc_interp *I, val x, int form)
 {
     char buf[100];
     sc_print_buf(I, buf, sizeof buf, x, true);
@@ -204,10 +220,7 @@ static int sc__eval_args(sc_interp *I, val x, sc_env *e)
         sc_push(I, sc__ev(I, SC_CAR(a), e));
         argc++;
     }
-    if (a.tag != V_NIL) {
-        char buf[100];
-        sc_error(I, "bad procedure call %s (%s:%u)", sc_print_buf(I, buf, sizeof buf, x, true), I->file, x.line);
-    }
+    if (a.tag != V_NIL) sc__bad_call(I, x);
     return argc;
 }
 
@@ -226,10 +239,7 @@ static val sc__call_prim(sc_interp *I, const sc_prim *pr, val *args, int argc, u
 val sc_apply(sc_interp *I, val f, val *args, int argc)
 {
     if (f.tag == V_PRIM) return sc__call_prim(I, f.u.prim, args, argc, I->line);
-    if (f.tag != V_CLO) {
-        char buf[100];
-        sc_error(I, "not a procedure: %s", sc_print_buf(I, buf, sizeof buf, f, true));
-    }
+    if (f.tag != V_CLO) sc__not_procedure(I, f, SC_NIL);
     size_t base = I->rs_top;
     sc_env *ne = sc__bind(I, f, args, argc, I->line);
     sr_frame_push(I->rt, sc__proc_name(f), I->file, (int)I->line);
@@ -579,11 +589,7 @@ val sc_eval(sc_interp *I, val x, sc_env *env)
                 sc_unwind(I, fslot);
                 goto done;
             }
-            if (f.tag != V_CLO) {
-                char buf[100];
-                sc_print_buf(I, buf, sizeof buf, f, true);
-                sc_error(I, "not a procedure: %s (%s:%u)", buf, I->file, x.line);
-            }
+            if (f.tag != V_CLO) sc__not_procedure(I, f, x);
             uint32_t line = x.line;
             sc_env *ne = sc__bind(I, f, &RS(fslot + 1), argc, line);   /* pushed above the args */
             if (framed) sr_frame_pop(I->rt);

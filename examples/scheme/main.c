@@ -20,7 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SC_DEFAULT_STACK_LIMIT ((size_t)256 << 20)
+#define SC_DEFAULT_STACK_LIMIT ((size_t)1 << 30)   /* virtual: pages are touched as used */
+#define SC_MAX_ROOT_SLOTS      ((size_t)1 << 22)   /* 64 MiB of root stack at most */
 
 typedef struct sc_opts {
     size_t heap_limit, stack_limit;
@@ -117,7 +118,7 @@ static void sc__session(sr_runtime *rt, void *arg)
 {
     sc_opts *o = arg;
     sc_interp *I;
-    sr_status st = sc_interp_new(rt, o->stack_limit / 32, &I);
+    sr_status st = sc_interp_new(rt, o->stack_limit / 32 < SC_MAX_ROOT_SLOTS ? o->stack_limit / 32 : SC_MAX_ROOT_SLOTS, &I);
     if (st != SR_OK) {
         if (st == SR_ERR_PANIC) {
             const sr_panic_info *p = sr_panic_last(rt);

@@ -118,6 +118,12 @@ typedef struct sc_interp {
     size_t nrframes, rframecap;
 } sc_interp;
 
+#if defined(__GNUC__)
+#  define SC_NOINLINE __attribute__((noinline))
+#else
+#  define SC_NOINLINE
+#endif
+
 /* ---- values ------------------------------------------------------------------------ */
 #define SC_ISOBJ(v) ((v).tag >= V_PAIR)
 static inline val sc_mk(uint32_t tag) { val v; v.tag = tag; v.line = 0; v.u.i = 0; return v; }
