@@ -16,12 +16,6 @@ static const uint16_t sr__class_sizes[SR__NUM_CLASSES] = {
     320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048,
 };
 
-#ifndef NDEBUG
-#  define SR__POISON_FREED 1
-#else
-#  define SR__POISON_FREED 0
-#endif
-
 static inline size_t sr__round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 void sr__heap_init(sr_runtime *rt)
@@ -153,8 +147,6 @@ sr__hdr *sr__heap_alloc(sr_runtime *rt, size_t total, uint32_t info)
 {
     sr__hdr *h = sr__heap_alloc_fast(&rt->heap, total, info);
     if (SR__LIKELY(h != NULL)) {
-        if ((info & SR__KIND_MASK) == SR__KIND_OBJ) rt->heap.live_objects++;
-        else rt->heap.live_blocks++;
         if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_alloc(rt, h, rt->heap.cls[h->cls].size);
         return h;
     }
@@ -272,13 +264,22 @@ size_t sr_alloc_charge(size_t size)
     return SR__LARGE_EXTRA + total;
 }
 
-void *sr_alloc(sr_runtime *rt, size_t size)
+static SR__NOINLINE void *sr__alloc_slow(sr_runtime *rt, size_t size)
 {
-    if (!rt) return NULL;
     if (size > SIZE_MAX - 4 * SR__LARGE_EXTRA) { rt->heap.failed++; return NULL; }
-    sr__gc_alloc_tick(rt);
     sr__hdr *h = sr__heap_alloc(rt, sr__raw_total(size), SR__KIND_RAW);
     return h ? sr__payload_of(h) : NULL;
+}
+
+void *sr_alloc(sr_runtime *rt, size_t size)
+{
+    if (SR__UNLIKELY(!rt)) return NULL;
+    sr__gc_alloc_tick(rt);
+    if (SR__LIKELY(size <= SR__SMALL_MAX - SR__HDR_SIZE && rt->prof == NULL)) {
+        sr__hdr *h = sr__heap_alloc_fast(&rt->heap, sr__raw_total(size), SR__KIND_RAW);
+        if (SR__LIKELY(h != NULL)) return sr__payload_of(h);
+    }
+    return sr__alloc_slow(rt, size);
 }
 
 void *sr_calloc(sr_runtime *rt, size_t n, size_t size)
@@ -317,7 +318,7 @@ void *sr_realloc(sr_runtime *rt, void *ptr, size_t size)
 void sr_free(sr_runtime *rt, void *ptr)
 {
     if (!rt || !ptr) return;
-    sr__heap_free(rt, sr__raw_hdr_checked(rt, ptr, "sr_free"));
+    sr__heap_free_inline(rt, sr__raw_hdr_checked(rt, ptr, "sr_free"));
 }
 
 size_t sr_alloc_usable_size(sr_runtime *rt, const void *ptr)

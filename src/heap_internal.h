@@ -82,10 +82,18 @@ typedef struct sr__size_class {
 } sr__size_class;
 
 typedef struct sr__heap {
-    size_t used, peak, limit;
+    /* Counters that one call updates together are kept apart: adjacent ones get
+       merged into one 16-byte vector load/store, which stalls on the 8-byte
+       stores the other path made (store-forwarding failure). */
+    size_t used;
+    uint64_t allocations;
+    size_t peak;
+    size_t live_objects;
+    size_t limit;
+    uint64_t frees;
     size_t reserved;                 /* bytes taken for pages and large blocks */
-    size_t live_objects, live_blocks;
-    uint64_t allocations, frees, failed;
+    size_t live_blocks;
+    uint64_t failed;
     sr__size_class cls[SR__NUM_CLASSES];
     uint8_t cls_of[SR__SMALL_MAX / 8 + 1];  /* (size + 7) / 8 -> class */
     sr__page *pages;
@@ -113,11 +121,17 @@ void     sr__heap_each_live(sr_runtime *rt, void (*fn)(sr__hdr *h, void *ctx), v
 
 #endif
 
-/* ---- inline fast path ------------------------------------------------------------- *
+/* ---- inline fast paths ------------------------------------------------------------ *
  * Small block, room under the limit, free list non-empty: a table lookup, one
  * compare against the limit, a pop, four counter updates and the header stores.
  * Everything else goes to sr__heap_alloc (carving, new pages, large blocks,
- * emergency collection, refusal). */
+ * emergency collection, refusal). The wrappers that also test the profiler
+ * switch (sr__heap_alloc_inline, sr__heap_free_inline) are in internal.h. */
+#ifndef NDEBUG
+#  define SR__POISON_FREED 1
+#else
+#  define SR__POISON_FREED 0
+#endif
 
 static inline sr__hdr *sr__heap_alloc_fast(sr__heap *hp, size_t total, uint32_t info)
 {
@@ -130,6 +144,8 @@ static inline sr__hdr *sr__heap_alloc_fast(sr__heap *hp, size_t total, uint32_t 
     hp->used += sc->size;
     if (hp->used > hp->peak) hp->peak = hp->used;
     hp->allocations++;
+    if ((info & SR__KIND_MASK) == SR__KIND_OBJ) hp->live_objects++;
+    else hp->live_blocks++;
     sr__hdr *h = (sr__hdr *)(void *)b;
     h->rc = 0;
     h->info = info;
@@ -137,4 +153,19 @@ static inline sr__hdr *sr__heap_alloc_fast(sr__heap *hp, size_t total, uint32_t 
     h->cls = (uint16_t)c;
     h->flags = 0;
     return h;
+}
+
+/* Frees a small block without profiler or poisoning (the caller checked). */
+static inline void sr__heap_free_small(sr__heap *hp, sr__hdr *h)
+{
+    sr__size_class *sc = &hp->cls[h->cls];
+    if ((h->info & SR__KIND_MASK) == SR__KIND_OBJ) hp->live_objects--;
+    else hp->live_blocks--;
+    hp->used -= sc->size;
+    hp->frees++;
+    sr__free_block *b = (sr__free_block *)(void *)h;
+    b->rc = 0;
+    b->info = SR__KIND_FREE;
+    b->next = sc->free;
+    sc->free = b;
 }

@@ -54,4 +54,22 @@ void  sr__sys_free(sr_runtime *rt, void *ptr, size_t size);
 
 uint64_t sr__now_ns(void);
 
+/* Heap fast paths that also test the profiler switch: inline at every call site. */
+static inline sr__hdr *sr__heap_alloc_inline(sr_runtime *rt, size_t total, uint32_t info)
+{
+    if (SR__LIKELY(rt->prof == NULL)) {
+        sr__hdr *h = sr__heap_alloc_fast(&rt->heap, total, info);
+        if (SR__LIKELY(h != NULL)) return h;
+    }
+    return sr__heap_alloc(rt, total, info);
+}
+
+static inline void sr__heap_free_inline(sr_runtime *rt, sr__hdr *h)
+{
+    if (SR__LIKELY(rt->prof == NULL && h->cls != SR__CLS_LARGE && !SR__POISON_FREED))
+        sr__heap_free_small(&rt->heap, h);
+    else
+        sr__heap_free(rt, h);
+}
+
 #endif
