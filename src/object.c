@@ -124,13 +124,8 @@ static inline void *sr__rc_make(sr_runtime *rt, sr__type_entry *e, size_t size)
     uint32_t info = SR__KIND_OBJ | ((uint32_t)e->id << SR__OBJ_TYPE_SHIFT)
                   | (e->acyclic || !rt->cfg.enable_gc ? SR__OBJ_ACYCLIC : 0u);
     /* the heap's inline fast path (a free-list pop); everything else out of line */
-    sr__hdr *h = rt->prof ? NULL : sr__heap_alloc_fast(&rt->heap, SR__HDR_SIZE + size, info);
-    if (SR__LIKELY(h != NULL)) {
-        rt->heap.live_objects++;
-    } else {
-        h = sr__heap_alloc(rt, SR__HDR_SIZE + size, info);
-        if (SR__UNLIKELY(!h)) return NULL;
-    }
+    sr__hdr *h = sr__heap_alloc_inline(rt, SR__HDR_SIZE + size, info);
+    if (SR__UNLIKELY(!h)) return NULL;
     h->rc = 1;
     char *p = sr__payload_of(h);
     if (size <= 32) {
@@ -303,7 +298,7 @@ static void sr__release_child_visit(void **slot, void *ctx)
 void sr__obj_free(sr_runtime *rt, sr__hdr *h)
 {
     rt->types.objects_freed++;
-    sr__heap_free(rt, h);
+    sr__heap_free_inline(rt, h);
 }
 
 void sr__obj_drain(sr_runtime *rt)
