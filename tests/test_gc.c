@@ -606,6 +606,64 @@ static void stress_switch_collects_before_every_allocation(void **state)
     sr_runtime_free(rt);
 }
 
+/* A finalizer that allocates (with threshold 1: every allocation would
+   collect), collects by hand and releases what it made: no nested collection. */
+static sr_type_id g_alloc_type;
+static size_t g_nested_collect_result;
+static void allocating_finalize(sr_runtime *rt, void *o)
+{
+    (void)o;
+    G.finalized++;
+    for (int i = 0; i < 10; i++) {
+        node *n = sr_rc_new(rt, g_alloc_type);
+        n->a = sr_rc_retain(n);          /* even a new cycle */
+        sr_rc_release(rt, n);
+    }
+    g_nested_collect_result += sr_gc_collect(rt);
+    void *raw = sr_alloc(rt, 64);
+    sr_free(rt, raw);
+}
+
+static void no_reentry_from_finalizers(void **state)
+{
+    (void)state;
+    types t;
+    sr_config c = sr_config_default();
+    c.gc_threshold = 1;
+    sr_runtime *rt = new_rt_cfg(c, &t);
+    g_alloc_type = t.plain;
+    g_nested_collect_result = 0;
+    sr_type ta = { "Allocating", sizeof(node), node_fields, 5, NULL, allocating_finalize };
+    sr_type_id aid;
+    assert_int_equal(sr_type_register(rt, &ta, &aid), SR_OK);
+    node *a = mk(rt, aid, 1), *b = mk(rt, aid, 2);
+    a->a = sr_rc_retain(b);
+    b->a = sr_rc_retain(a);
+    sr_rc_release(rt, a);
+    sr_rc_release(rt, b);
+    uint64_t before = stats(rt).gc_collections;
+    assert_int_equal(sr_gc_collect(rt), 2);          /* the 20 new cycles are not this run's */
+    assert_int_equal(stats(rt).gc_collections - before, 1);
+    assert_int_equal(G.finalized, 2);
+    assert_int_equal(g_nested_collect_result, 0);
+    assert_clean(rt);
+    /* the same from a release cascade: a dying object's finalizer allocates */
+    node *x = mk(rt, aid, 3);
+    before = stats(rt).gc_collections;
+    sr_rc_release(rt, x);
+    assert_int_equal(stats(rt).gc_collections - before, 0);
+    assert_int_equal(G.finalized, 3);
+    assert_int_equal(g_nested_collect_result, 0);
+    /* the cycles the finalizers made are collected by the next run */
+    if (!rt->gc.stress) {     /* under stress the allocation of x already collected 20 */
+        assert_int_equal(stats(rt).live_objects, 30);
+        assert_int_equal(sr_gc_collect(rt), 30);
+    }
+    sr_gc_collect(rt);
+    assert_int_equal(stats(rt).heap_used, 0);
+    sr_runtime_free(rt);
+}
+
 static void collect_it(sr_runtime *rt, void *arg) { *(size_t *)arg = sr_gc_collect(rt); }
 
 static void finalizer_panic_during_collection(void **state)
@@ -872,6 +930,7 @@ int main(void)
         cmocka_unit_test(emergency_collection_at_the_limit),
         cmocka_unit_test(gc_disabled),
         cmocka_unit_test(stress_switch_collects_before_every_allocation),
+        cmocka_unit_test(no_reentry_from_finalizers),
         cmocka_unit_test(finalizer_panic_during_collection),
         cmocka_unit_test(collection_without_scratch_memory),
         cmocka_unit_test(randomized_graph_against_model),
