@@ -17,7 +17,7 @@ struct sr__hdr;
 #define SR__GC_MAX_FACTOR    64u
 /* After a low-yield run the next waits for this many allocations per object
    the run visited (and the live-object bound is this many times the live set). */
-#define SR__GC_PACE          4u
+#define SR__GC_PACE          8u
 
 typedef struct sr__gc {
     size_t allocs_since;     /* allocation calls since the last collection */

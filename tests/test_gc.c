@@ -506,7 +506,7 @@ static void automatic_collection_and_adaptive_threshold(void **state)
     st = stats(rt);
     assert_true(st.gc_collections > before);
     assert_true(st.gc_effective_threshold > 100);
-    size_t cap = 4 * st.live_objects > 6400 ? 4 * st.live_objects : 6400;
+    size_t cap = 8 * st.live_objects > 6400 ? 8 * st.live_objects : 6400;
     assert_true(st.gc_effective_threshold <= cap);
     size_t raised = st.gc_effective_threshold;
     sr_rc_release(rt, head);
