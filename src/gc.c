@@ -125,6 +125,7 @@ void sr__gc_fini(sr_runtime *rt)
 
 void sr__gc_buffer(sr_runtime *rt, sr__hdr *h)
 {
+    if (SR__UNLIKELY(!rt)) return;               /* sr_rc_release(NULL, obj): nothing to buffer into */
     sr__gc *gc = &rt->gc;
     if (h->flags & SR__OBJF_GARBAGE) return;     /* being finalized by the collector */
     if (SR__UNLIKELY(gc->nroots == gc->roots_cap)) {
@@ -451,6 +452,7 @@ static void sr__gc_free_all(sr_runtime *rt)
             sr__hdr *h = gc->garbage[i];
             if (!(h->flags & SR__OBJF_GARBAGE)) continue;   /* resurrected */
             h->flags &= (uint16_t)~SR__OBJF_GARBAGE;
+            if (h->flags & SR__OBJF_HAS_WEAK) sr__weak_clear(rt, h);   /* made by a finalizer */
             sr__obj_free(rt, h);
         }
         return;
@@ -462,6 +464,7 @@ static void sr__gc_free_all(sr_runtime *rt)
         sr__heap_each_live(rt, sr__gc_chunk_collect, &c);
         for (size_t i = 0; i < c.n; i++) {
             c.v[i]->flags &= (uint16_t)~SR__OBJF_GARBAGE;
+            if (c.v[i]->flags & SR__OBJF_HAS_WEAK) sr__weak_clear(rt, c.v[i]);
             sr__obj_free(rt, c.v[i]);
         }
     } while (c.n);

@@ -201,6 +201,11 @@ static SR__NOINLINE void sr__rc_bad_release(sr_runtime *rt, sr__hdr *h)
 /* rc is 1 (or 0: misuse) and the object is valid. */
 static SR__NOINLINE void sr__rc_release_last(sr_runtime *rt, sr__hdr *h)
 {
+    if (SR__UNLIKELY(!rt)) {
+        fprintf(stderr, "scriptrt panic: sr_rc_release(NULL, %p): the last reference needs its runtime\n",
+                sr__payload_of(h));
+        sr__panic_kind(NULL, SR_PANIC_ERROR, "sr_rc_release with a NULL runtime");
+    }
     sr__types *ty = &rt->types;
     if (SR__UNLIKELY(h->rc == 0)) {
         if (h->flags & SR__OBJF_GARBAGE) return;   /* already trial-deleted by the collector */
