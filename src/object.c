@@ -351,11 +351,15 @@ void sr__objects_teardown(sr_runtime *rt)
     sr__obj_drain(rt);                 /* nothing is pending normally; be sure */
     ty->teardown = true;
     ty->panic_no_rethrow = true;
-    /* Finalizers may create objects: repeat until a pass finds none (bounded). */
-    for (int round = 0; round < 16; round++) {
+    /* Finalizers may create objects: repeat until a pass finds none. Bounded:
+       16 rounds, plus the chunks of the 64-entry fallback when the snapshot
+       array cannot be had. */
+    size_t budget = 16;
+    for (size_t round = 0; round < budget; round++) {
         size_t want = 0;
         sr__heap_each_live(rt, sr__snap_count, &want);
         if (want == 0) break;
+        if (round == 0) budget += want / 64 + 1;
         sr__hdr *local[64];
         sr__snap s = { local, 0, 64, 0 };
         sr__hdr **big = sr__sys_alloc(rt, want * sizeof *big);
@@ -367,7 +371,6 @@ void sr__objects_teardown(sr_runtime *rt)
         sr__heap_each_live(rt, sr__snap_collect, &s);
         for (size_t i = 0; i < s.n; i++) sr__obj_finalize(rt, s.v[i]);
         if (big) sr__sys_free(rt, big, want * sizeof *big);
-        if (!big && s.skipped) round--;  /* chunked fallback: keep going */
     }
     ty->panic_pending = false;
 }
