@@ -14,9 +14,10 @@
  *          grow, the object is marked PENDING / PENDING1 in its header
  *          instead and a heap walk later pushes the marked objects again: a
  *          collection never fails for want of scratch memory, it only slows.
- * garbage  the garbage set found by CollectRoots (sys memory). If it cannot
- *          grow, the GARBAGE mark in the header alone defines the set and
- *          the phases that follow walk the heap for it.
+ * garbage  the objects Scan turned white, filtered by CollectRoots into the
+ *          garbage set (sys memory). If it cannot grow, the WHITE colour in
+ *          the headers defines the set (a heap walk marks it GARBAGE) and the
+ *          phases that follow walk the heap for it.
  *
  * Colours (header info bits 2-3): BLACK (in use or not looked at; every
  * object is BLACK outside a collection), GRAY (trial-decremented: possible
@@ -49,7 +50,9 @@
  *     BLACK, never finalized again); the rest lose their edges normally.
  *  6. Every child outside the set loses one count per edge (a child reaching
  *     zero goes to the release work list; non-zero buffers it), then every
- *     member is freed, then the release work list is drained.
+ *     member is freed (without finalizers: in the same pass, large blocks
+ *     last), then the release work list is drained.
+ *  Afterwards the triggers adapt to the run's yield (sr__gc_adapt).
  *
  * Invariants
  * ----------

@@ -13,7 +13,9 @@
  * dead object needs neither). The drain loop pops one object at a time:
  * clears its weak references, runs its finalize (once), releases each child
  * (a child reaching zero is pushed, never recursed into) and frees it. So a
- * list of any length is released with a constant amount of C stack.
+ * list of any length is released with a constant amount of C stack. A dying
+ * acyclic object without finalize or weak references (no children, nothing to
+ * run) is freed at once, without the list.
  *
  * Invariants
  * ----------
