@@ -321,3 +321,10 @@ int sr__bt_cache_symbolize(sr_runtime *rt, sr__bt_cache *c, void *addr, char *bu
     }
     return len;
 }
+
+int sr__bt_symbolize_rt(sr_runtime *rt, void *addr, char *buf, size_t size)
+{
+    if (!rt) return sr__bt_symbolize(addr, buf, size);
+    if (!rt->panic.symbols) rt->panic.symbols = sr__bt_cache_new(rt);
+    return sr__bt_cache_symbolize(rt, rt->panic.symbols, addr, buf, size);
+}

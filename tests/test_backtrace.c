@@ -98,6 +98,13 @@ static void cache_matches_uncached_and_frees_everything(void **state)
     sr__bt_cache_free(rt, cache);
     assert_int_equal(ta.live_bytes, base);
     sr__bt_cache_free(rt, NULL);
+
+    /* the runtime's own cache: made on first use, same text, freed with the runtime */
+    assert_null(rt->panic.symbols);
+    assert_int_equal(sr__bt_symbolize_rt(rt, addrs[3], got, sizeof got), full);
+    assert_string_equal(got, want);
+    assert_non_null(rt->panic.symbols);
+    assert_int_equal(sr__bt_symbolize_rt(NULL, addrs[3], got, sizeof got), full);
     sr_runtime_free(rt);
     assert_int_equal(ta.live_bytes, 0);
 }
