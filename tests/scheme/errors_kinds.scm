@@ -1,0 +1,32 @@
+;; stdin
+; Every error kind through the REPL: each prints `error: <message>` and the
+; script frames, and the REPL goes on.
+(define (inner x) (car x))
+(define (outer x) (+ 1 (inner x)))
+(outer '())
+(undefined-variable)
+(+ 1 "two")
+(vector-ref (vector 1 2 3) 3)
+(list-ref '(1 2) 5)
+(substring "abc" 2 9)
+((lambda (a b) a) 1)
+(inner)
+(car 1 2)
+(/ 5 0)
+(quotient 5 0)
+(modulo 5 0)
+(* 9223372036854775807 2)
+(+ 9223372036854775807 1)
+(- -9223372036854775808 1)
+(abs -9223372036854775808)
+(error "something went wrong:" 42 '(a "b"))
+(error 'my-proc "failed")
+(if)
+(let ((x)) x)
+(lambda)
+(5 6)
+(define)
+(set! never-defined 1)
+)
+'still-running
+"unterminated

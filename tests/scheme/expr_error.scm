@@ -1,0 +1,4 @@
+;; nofile
+;; arg: -e
+;; arg: (car (cdr '(1)))
+;; status: 1

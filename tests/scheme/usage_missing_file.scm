@@ -1,0 +1,3 @@
+;; nofile
+;; arg: no-such-file.scm
+;; status: 2

@@ -1,0 +1,2 @@
+;; arg: --frobnicate
+;; status: 2
