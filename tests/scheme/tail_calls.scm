@@ -28,5 +28,5 @@
 (display (= (sum-to 0 0) (quotient (* n (- n 1)) 2))) (newline)
 ; memory stayed flat: the heap at 3/4 of the loop is what it was at 1/4
 (display (list (= h1 h3) (> h1 0))) (newline)
-(display (let loop ((i 0)) (if (< i n) (loop (+ i 1)) i))) (newline)
+(display (= n (let loop ((i 0)) (if (< i n) (loop (+ i 1)) i)))) (newline)
 (display (do ((i 0 (+ i 1)) (s 0 (+ s 1))) ((= i n) (= s n)))) (newline)
