@@ -41,7 +41,14 @@ set(cmd)
 if(LAUNCHER)
   string(REPLACE "|" ";" cmd "${LAUNCHER}")
 endif()
-list(APPEND cmd "${SCHEME}" ${args})
+list(APPEND cmd "${SCHEME}")
+# Under a launcher (valgrind) the default 1 GiB stack budget makes every start
+# slow (the tool tracks the whole thread stack): use 64 MiB unless the test
+# sets its own limit.
+if(LAUNCHER AND NOT "--stack-limit" IN_LIST args)
+  list(APPEND cmd --stack-limit 67108864)
+endif()
+list(APPEND cmd ${args})
 set(input_opt)
 if(use_stdin)
   set(input_opt INPUT_FILE "${TEST}")
