@@ -53,9 +53,11 @@
 #define HS_DEFAULT_STACK_LIMIT ((size_t)8 << 20)
 #define HS_DEFAULT_MAX_BODY    ((size_t)1 << 20)
 #define HS_DEFAULT_MAX_OUTPUT  ((size_t)1 << 20)
-/* A body streamed past --max-body is read and dropped up to this many times
-   the limit (so the client sees its 413), then the connection is closed. */
+/* A body streamed past --max-body is read and dropped (so the client sees its
+   413) up to 16 times the limit or 64 MiB, whichever is more; past that the
+   connection is closed without an answer. */
 #define HS_DISCARD_FACTOR      16u
+#define HS_DISCARD_MIN         ((size_t)64 << 20)
 
 enum { HS_ST_200, HS_ST_404, HS_ST_405, HS_ST_413, HS_ST_422, HS_ST_500, HS_ST_COUNT };
 static const unsigned hs__status_code[HS_ST_COUNT] = { 200, 404, 405, 413, 422, 500 };
@@ -327,8 +329,10 @@ static enum MHD_Result hs__access(void *cls, struct MHD_Connection *c, const cha
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (rq->answered || rq->too_large || rq->route != HS_ROUTE_EXECUTE) {
-            rq->dropped += n;   /* a body nobody will read */
-            return rq->dropped / HS_DISCARD_FACTOR > (s->max_body ? s->max_body : 1) ? MHD_NO : MHD_YES;
+            /* a body nobody will read: libmicrohttpd cannot send the answer
+               before the body is over, so drop a bounded amount, then close */
+            rq->dropped += n;
+            return rq->dropped > HS_DISCARD_MIN && rq->dropped / HS_DISCARD_FACTOR > s->max_body ? MHD_NO : MHD_YES;
         }
         if (n > s->max_body - rq->len) {
             rq->too_large = true;
