@@ -21,4 +21,13 @@ if(SR_BUILD_EXAMPLES AND SR_MHD_TESTS_FOUND)
              COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/http/run.sh $<TARGET_FILE:sr-http> ${_hs_suite} ${_hs_extra})
     set_tests_properties(http.${suite} PROPERTIES TIMEOUT 240 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
   endforeach()
+  # the other isolation mode (a fresh runtime per program) answers the same
+  set(_hs_suite statuses)
+  if(SR_TEST_LAUNCHER OR SR_TSAN)
+    set(_hs_suite skip)
+  endif()
+  add_test(NAME http.statuses_fresh
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/http/run.sh $<TARGET_FILE:sr-http> ${_hs_suite} ${_hs_extra})
+  set_tests_properties(http.statuses_fresh PROPERTIES TIMEOUT 240 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
+                       ENVIRONMENT SR_HTTP_RUNTIME=fresh)
 endif()
