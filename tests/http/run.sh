@@ -8,8 +8,9 @@
 #              RSS after the load against RSS after a warm-up),
 #        shutdown (SIGTERM with a request in flight: it gets its answer, the
 #              server prints its statistics and exits 0).
-# quick: fewer requests and no RSS bound (sanitizer and stress builds, where
-#        the allocator's quarantine makes RSS meaningless).
+# quick: fewer requests, longer time limits and no RSS bound (sanitizer and
+#        stress builds, where programs run slower and the allocator's
+#        quarantine makes RSS meaningless).
 # The server listens on a free port (--port 0) and is always killed at exit.
 # Exit 0 = pass, 1 = fail, 77 = skipped (curl or jq missing).
 set -uo pipefail
@@ -19,6 +20,12 @@ SUITE=$2
 QUICK=${3:-}
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+
+# Time limits: short, so that the looping programs end fast; in the quick
+# (sanitizer, collector-stress) builds long enough that a memory bomb reaches
+# the heap limit before the time limit.
+TL_SHORT=300 TL_LOAD=100
+[ -n "$QUICK" ] && { TL_SHORT=3000; TL_LOAD=3000; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sr-http-test.XXXXXX")
 PID=
@@ -108,7 +115,7 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status"; }
 
 # ---------------------------------------------------------------------------------------------
 suite_statuses() {
-    start_server --threads 2 --heap-limit 4M --time-limit 300 --stack-limit 1M --max-body 65536 --max-output 4096
+    start_server --threads 2 --heap-limit 4M --time-limit "$TL_SHORT" --stack-limit 1M --max-body 65536 --max-output 4096
 
     expect_ok "hello" '(display "hello") (newline) (display (* 6 7))' $'hello\n42'
     expect_ok "empty program" '' ''
@@ -276,7 +283,7 @@ round() {
 suite_load() {
     local per=125 warm=25
     [ -n "$QUICK" ] && { per=25; warm=5; }
-    start_server --threads 2 --heap-limit 4M --time-limit 100 --stack-limit 1M --max-output 65536
+    start_server --threads 2 --heap-limit 4M --time-limit "$TL_LOAD" --stack-limit 1M --max-output 65536
     local bad
     bad=$(round 8 "$warm" | tail -n 1)
     [ "$bad" = 0 ] && ok "warm-up: $((8 * warm)) requests" || fail "warm-up: $bad wrong answers"
