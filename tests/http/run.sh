@@ -40,10 +40,11 @@ ok() { echo "ok: $*"; }
 
 # start_server ARGS...: starts sr-http on a free port, sets PID and URL.
 start_server() {
-    "$SRV" --port 0 "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
+    # shellcheck disable=SC2086  # SR_HTTP_LAUNCHER: e.g. "valgrind --error-exitcode=99"
+    ${SR_HTTP_LAUNCHER:-} "$SRV" --port 0 "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
     PID=$!
     URL=
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 600); do
         URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/server.out" 2>/dev/null | head -n 1)
         [ -n "$URL" ] && break
         kill -0 "$PID" 2>/dev/null || break
@@ -52,7 +53,7 @@ start_server() {
     if [ -z "$URL" ]; then
         echo "server did not start:"; cat "$WORK/server.out" "$WORK/server.err"; exit 1
     fi
-    echo "server at $URL (pid $PID)"
+    echo "server at $URL (pid $PID${SR_HTTP_LAUNCHER:+, under ${SR_HTTP_LAUNCHER%% *}})"
 }
 
 # req METHOD PATH [curl args...]: sets CODE, BODY and CTYPE.
