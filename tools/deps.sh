@@ -2,7 +2,7 @@
 # Installs the Debian packages scriptrt needs that are missing (run as root).
 # Usage: tools/deps.sh [extra-package ...]
 set -euo pipefail
-pkgs=(gcc make cmake pkg-config libunwind-dev libcmocka-dev libdw-dev libjson-c-dev "$@")
+pkgs=(gcc make cmake pkg-config libunwind-dev libcmocka-dev libdw-dev libjson-c-dev libmicrohttpd-dev curl jq wrk "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
