@@ -49,10 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* TEMPORARY until the object layer lands */
-#define sr_type_get(rt, id) ((void)(rt), (void)(id), (const sr_type *)NULL)
-#define sr_gc_collect(rt) ((void)(rt))
-
 #define SR__PROF_INIT_TYPES   64u
 #define SR__PROF_INIT_BLOCKS  1024u
 #define SR__PROF_INIT_STACKS  256u

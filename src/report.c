@@ -28,9 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* TEMPORARY until the object layer lands */
-#define sr_rc_describe(rt, o, b, n) ((void)(rt), (void)(o), (void)(b), (void)(n), -1)
-
 #define SR__REPORT_TOP_STACKS 20u
 #define SR__REPORT_TOP_LEAKS  20u
 #define SR__REPORT_SCHEMA     1
