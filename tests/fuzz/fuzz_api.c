@@ -136,6 +136,7 @@ typedef struct fz_model {
     size_t len, pos;
     unsigned step;
     bool profiling, gc_on;
+    bool trace;             /* SR_FUZZ_TRACE set: one line per step */
     /* model state */
     fz_obj objs[FZ_MAX_OBJS];
     unsigned nobjs;
@@ -151,6 +152,7 @@ typedef struct fz_model {
     uint64_t failed, gc_collected, gc_seen, panics;
     uint64_t seq, mark_seq;
     unsigned reports;
+    bool reports_allowed;   /* rendering reports (and the teardown's leak report) */
     /* finalizer behaviour */
     bool arm_panic;
     unsigned fin_panics;
@@ -277,7 +279,12 @@ static size_t fz_model_collect(fz_model *m)
     }
     for (unsigned i = 0; i < m->nobjs; i++) {
         fz_obj *o = &m->objs[i];
-        if (o->alive && !o->mark) { o->alive = false; o->rc = 0; freed++; }
+        if (o->alive && !o->mark) {
+            if (m->trace) fprintf(stderr, "  model collects object %u (kind %u, %zu bytes)\n", i, o->kind, o->charge);
+            o->alive = false;
+            o->rc = 0;
+            freed++;
+        }
     }
     m->gc_collected += freed;
     return freed;
@@ -742,6 +749,10 @@ static void fz_op_alloc(fz_model *m)
     FZ_CHECK(m, (p != NULL) == fits, "sr_alloc(%zu): runtime %s, model %s (used %zu, limit %zu)", size,
              p ? "allocated" : "refused", fits ? "fits" : "refuses", fz_used(m), m->limit);
     if (!p) { m->failed++; return; }
+    /* a finalizer run by a collection inside sr_alloc may have taken slot r */
+    r = 0;
+    while (r < FZ_RAWS && m->raws[r].p) r++;
+    if (r == FZ_RAWS) { sr_free(m->rt, p); return; }
     FZ_CHECK(m, ((uintptr_t)p & 15u) == 0, "sr_alloc(%zu) not 16-byte aligned", size);
     FZ_CHECK(m, sr_alloc_usable_size(m->rt, p) >= size, "usable size below the request");
     unsigned char fill = (unsigned char)(0x10 + r);
@@ -902,7 +913,9 @@ static void fz_op_prof(fz_model *m)
         break;
     }
     default: {
-        if (m->reports >= 3) break;   /* symbolizing is slow: a few per input */
+        /* symbolizing is slow (a fresh runtime reads the process's modules): one
+           report per input, and only in inputs that ask for reports */
+        if (m->reports >= 1 || !m->reports_allowed) break;
         m->reports++;
         char *rep = sr_profiler_report(m->rt, (sr_report_format)((a >> 2) % 3));
         FZ_CHECK(m, (rep != NULL) == m->profiling, "sr_profiler_report %s", rep ? "returned a report" : "returned NULL");
@@ -997,6 +1010,9 @@ static void fz_op_double_release(fz_model *m)
     if (o->rc != 1 || o->kind == K_FIN_ALLOC || o->kind == K_FIN_PANIC) return;
     /* its cascade must not free something a finalizer could reuse: only leaves */
     if (fz_kind_slots[o->kind] != 0) return;
+    /* a large object's memory goes back to the system at once: a second release
+       is undefined (not detectable), unlike a small block's */
+    if (o->charge > 2048) return;
     m->host[h] = -1;
     fz_dbl d = { m, o->p };
     sr_status st = sr_execute_protected(m->rt, fz_dbl_release, &d);
@@ -1028,7 +1044,9 @@ int sr_fuzz_run(const uint8_t *data, size_t size)
     cfg.max_heap_size = (c0 & 16) ? 1024u * (1u + (c2 & 63u)) : 0;
     cfg.gc_stress = (c0 & 64) != 0;
     cfg.leak_sink = fz_report_sink;
-    bool leave_to_teardown = (c0 & 32) != 0;
+    m->reports_allowed = (c1 & 0x80) != 0;
+    /* with profiling on, the teardown renders a leak report: as slow as a report */
+    bool leave_to_teardown = (c0 & 32) != 0 && (!cfg.enable_profiling || m->reports_allowed);
     m->profiling = cfg.enable_profiling;
     m->gc_on = cfg.enable_gc;
     m->limit = cfg.max_heap_size;
@@ -1041,9 +1059,15 @@ int sr_fuzz_run(const uint8_t *data, size_t size)
     m->gc_seen = st.gc_collections;
     FZ_CHECK(m, baseline == 0, "a new runtime has heap_used %zu", baseline);
 
+    m->trace = getenv("SR_FUZZ_TRACE") != NULL;
     while (m->pos < m->len) {
         m->step++;
         uint8_t op = fz_byte(m);
+        if (m->trace) {
+            sr_runtime_stats(m->rt, &st);
+            fprintf(stderr, "step %u: op %u at byte %zu (heap_used %zu, model %zu, collections %llu)\n", m->step,
+                    op % OP_COUNT, m->pos - 1, st.heap_used, fz_used(m), (unsigned long long)st.gc_collections);
+        }
         switch (op % OP_COUNT) {
         case OP_REGISTER: fz_op_register(m); break;
         case OP_NEW: fz_op_new(m, false); break;

@@ -12,6 +12,7 @@ import os
  PROF, LIMIT, BAD_INPUT, DOUBLE_RELEASE) = range(21)
 LEAF, LEAF_FIN, PAIR, TRACED, MIXED, FIN_ALLOC, FIN_PANIC = range(7)
 PROFILING, GC_OFF, SMALL_THRESHOLD, NO_HANDLER, LIMITED, TEARDOWN, STRESS = 1, 2, 4, 8, 16, 32, 64
+REPORTS = 0x80   # second byte: allow one profiler report (slow: symbolization)
 
 def cfg(flags=0, threshold=0, limit_kib=0):
     return [flags, threshold, limit_kib]
@@ -26,7 +27,7 @@ seeds["cycle_weak"] = cfg() + [
     WEAK_UPGRADE, 0, RELEASE, 2, COLLECT, WEAK_UPGRADE, 0, WEAK_FREE, 0]
 
 # Cycles through trace slots and mixed REF+trace, with the profiler.
-seeds["traced_profiler"] = cfg(PROFILING) + [
+seeds["traced_profiler"] = cfg(PROFILING, REPORTS) + [
     REGISTER, TRACED, REGISTER, MIXED, REGISTER, LEAF,
     PROF, 0, NEW, 0, NEW, 1, NEW, 2, NEW_SIZED, 1, 0x85,
     SET, 0, 3, 1, SET, 1, 1, 0, SET, 1, 0, 2, SET, 3, 0, 0,
@@ -61,7 +62,7 @@ seeds["auto_collect"] = cfg(SMALL_THRESHOLD | STRESS, 2) + [
     NEW, 0, WEAK_NEW, 0, ALLOC, 50, REALLOC, 0, 0x50, COLLECT]
 
 # Left to the teardown: cycles, leaves, blocks and weak handles still held.
-seeds["teardown"] = cfg(TEARDOWN | PROFILING) + [
+seeds["teardown"] = cfg(TEARDOWN | PROFILING, REPORTS) + [
     REGISTER, PAIR, REGISTER, FIN_PANIC, REGISTER, FIN_ALLOC,
     NEW, 0, NEW, 1, NEW, 2, SET, 0, 0, 1, SET, 1, 1, 2, SET, 2, 0, 0,
     WEAK_NEW, 1, ALLOC, 0xd0, RELEASE, 0]
