@@ -11,6 +11,7 @@
  * the allocator recovers, and freeing it returns every byte.
  */
 #include "support.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,12 +133,310 @@ static void regression_profile_names_types(void **state)
     sr_runtime_free(rt);
 }
 
+
+/* ---- allocation-failure injection ------------------------------------------------------------------- */
+
+#define W_OBJS 64
+
+/* A vector of object slots reported by trace (wide: grows the collector's stacks). */
+typedef struct vec { size_t count; void *slot[]; } vec;
+static void vec_trace(void *obj, sr_visit_fn visit, void *ctx)
+{
+    vec *v = obj;
+    for (size_t i = 0; i < v->count; i++) visit(&v->slot[i], ctx);
+}
+#define W_VEC 1500
+
+typedef struct workload {
+    sr_runtime *rt;
+    sr_type_id pair_id, leaf_id, vec_id;
+    void *held[W_OBJS];     /* one reference each */
+    size_t nheld;
+    size_t made;            /* objects created (each must be finalized once: Pair) */
+    size_t made_pairs;
+    uint64_t failed_seen;   /* refusals the workload saw (NULL returns) */
+    size_t nomem_panics;
+} workload;
+
+static void w_hold(workload *w, void *obj)
+{
+    assert_true(w->nheld < W_OBJS);
+    w->held[w->nheld++] = obj;
+}
+
+static void *w_new(workload *w, sr_type_id id)
+{
+    uint64_t before = stats_of(w->rt).failed_allocations;
+    void *p = sr_rc_new(w->rt, id);
+    if (!p) {
+        /* a clear failure: NULL and one more refusal counted */
+        assert_int_equal(stats_of(w->rt).failed_allocations, before + 1);
+        return NULL;
+    }
+    assert_int_equal(sr_rc_count(p), 1);
+    assert_int_equal(sr_rc_type(p), id);
+    w->made++;
+    if (id == w->pair_id) w->made_pairs++;
+    return p;
+}
+
+typedef struct w_prot { workload *w; int mode; } w_prot;
+
+static void w_cleanup_free(sr_runtime *rt, void *p) { sr_free(rt, p); }
+
+static void w_protected(sr_runtime *rt, void *arg)
+{
+    w_prot *a = arg;
+    sr_frame_push(rt, "script_fn", "script.scm", 7);
+    void *raw = sr_alloc_or_panic(rt, 300);
+    sr_cleanup_push(rt, w_cleanup_free, raw);
+    if (a->w->pair_id) {
+        pair *p = sr_rc_new_or_panic(rt, a->w->pair_id);
+        a->w->made++;
+        a->w->made_pairs++;
+        sr_cleanup_release(rt, p);
+        p->a = sr_rc_new_or_panic(rt, a->w->pair_id);
+        a->w->made++;
+        a->w->made_pairs++;
+    }
+    if (a->mode == 0) sr_panic(rt, "script error %d", 42);
+    sr_cleanup_pop(rt, true);   /* the newest entry */
+    if (a->w->pair_id) sr_cleanup_pop(rt, true);
+    sr_frame_pop(rt);
+}
+
+/* The workload: each step either works or fails clearly; returns nothing,
+   asserts as it goes. */
+static void run_workload(workload *w)
+{
+    sr_runtime *rt = w->rt;
+    sr_type pt = pair_type();
+    sr_type lt = { "Leaf", 8, NULL, 0, NULL, NULL };
+    sr_status st = sr_type_register(rt, &pt, &w->pair_id);
+    if (st != SR_OK) { assert_int_equal(st, SR_ERR_NOMEM); w->pair_id = 0; }
+    st = sr_type_register(rt, &lt, &w->leaf_id);
+    if (st != SR_OK) { assert_int_equal(st, SR_ERR_NOMEM); w->leaf_id = 0; }
+    sr_type vt = { "Vec", sizeof(vec), NULL, 0, vec_trace, NULL };
+    st = sr_type_register(rt, &vt, &w->vec_id);
+    if (st != SR_OK) { assert_int_equal(st, SR_ERR_NOMEM); w->vec_id = 0; }
+    if (w->pair_id) assert_int_equal(sr_type_find(rt, "Pair"), w->pair_id);
+
+    /* a wide cycle: a vector of 1500 pairs pointing back at it; 300 of them
+       buffered as possible roots (the root buffer grows), then all garbage
+       (the collector's work stack and garbage set grow) */
+    vec *v = w->vec_id && w->pair_id ? sr_rc_new_sized(rt, w->vec_id, sizeof(vec) + W_VEC * sizeof(void *)) : NULL;
+    if (v) {
+        w->made++;
+        for (size_t i = 0; i < W_VEC; i++) {
+            pair *p = w_new(w, w->pair_id);
+            if (!p) break;
+            p->a = sr_rc_retain(v);
+            v->slot[v->count++] = p;
+            if (i % 5 == 0) sr_rc_release(rt, sr_rc_retain(p));
+        }
+        size_t n = v->count;
+        sr_rc_release(rt, v);   /* n == 0: it dies here */
+        sr_stats s0 = stats_of(rt);
+        size_t freed = sr_gc_collect(rt);
+        sr_stats s1 = stats_of(rt);
+        if (s1.live_objects != s0.live_objects - freed)
+            print_message("vec: n=%zu live %zu -> %zu, freed %zu, buffer failures %llu, scratch failures %llu\n", n,
+                          s0.live_objects, s1.live_objects, freed, (unsigned long long)rt->gc.buffer_failures,
+                          (unsigned long long)rt->gc.scratch_failures);
+        assert_int_equal(s1.live_objects, s0.live_objects - freed);
+        /* all of it, unless the root buffer could not hold the vector */
+        if (rt->gc.buffer_failures == 0 && n > 0) assert_int_equal(freed, n + 1);
+    }
+
+    /* objects: a chain and leaves, held by the host */
+    for (int i = 0; i < 20 && w->pair_id; i++) {
+        pair *p = w_new(w, w->pair_id);
+        if (!p) continue;
+        if (w->leaf_id) p->b = w_new(w, w->leaf_id);
+        if (w->nheld) p->a = sr_rc_retain(w->held[w->nheld - 1]);
+        w_hold(w, p);
+    }
+    /* cycles made garbage, some large objects */
+    for (int i = 0; i < 8 && w->pair_id; i++) {
+        pair *x = w_new(w, w->pair_id);
+        pair *y = x ? sr_rc_new_sized(rt, w->pair_id, i % 2 ? 4000 : sizeof(pair)) : NULL;
+        if (x && !y) { sr_rc_release(rt, x); continue; }
+        if (!x) continue;
+        w->made++;
+        w->made_pairs++;
+        x->a = y;
+        y->a = sr_rc_retain(x);
+        sr_rc_release(rt, x);
+    }
+    /* weak references */
+    sr_weak *wk = w->nheld ? sr_weak_new(rt, w->held[0]) : NULL;
+    if (wk) assert_ptr_equal(sr_weak_upgrade(wk), w->held[0]), sr_rc_release(rt, w->held[0]);
+    /* collection: whatever scratch memory it lacks, it frees only garbage */
+    sr_stats before = stats_of(rt);
+    size_t freed = sr_gc_collect(rt);
+    sr_stats after = stats_of(rt);
+    assert_int_equal(after.live_objects, before.live_objects - freed);
+    assert_int_equal(after.gc_collections, before.gc_collections + 1);
+    for (size_t i = 0; i < w->nheld; i++) assert_int_equal(sr_rc_type(w->held[i]), w->pair_id);
+    /* raw blocks: a failed realloc leaves the block intact */
+    char *b = sr_alloc(rt, 100);
+    if (b) {
+        memset(b, 'x', 100);
+        char *nb = sr_realloc(rt, b, 70000);
+        if (!nb) {
+            for (int i = 0; i < 100; i++) assert_int_equal(b[i], 'x');
+            sr_free(rt, b);
+        } else {
+            for (int i = 0; i < 100; i++) assert_int_equal(nb[i], 'x');
+            sr_free(rt, nb);
+        }
+    }
+    /* panics under protection: an error panic, and a normal return */
+    for (int mode = 0; mode < 2; mode++) {
+        w_prot a = { w, mode };
+        uint64_t panics0 = stats_of(rt).panics;
+        st = sr_execute_protected(rt, w_protected, &a);
+        if (st == SR_ERR_PANIC) {
+            const sr_panic_info *pi = sr_panic_last(rt);
+            assert_non_null(pi);
+            assert_int_equal(stats_of(rt).panics, panics0 + 1);
+            if (pi->kind == SR_PANIC_NOMEM) w->nomem_panics++;
+            else assert_string_equal(pi->message, "script error 42");
+            assert_true(mode == 0 || pi->kind == SR_PANIC_NOMEM);
+        } else {
+            assert_int_equal(st, SR_OK);
+            assert_int_equal(mode, 1);
+        }
+    }
+    /* the profiler: stats agree with the heap; reports use the C library */
+    sr_profile pr;
+    if (sr_profiler_stats(rt, &pr)) assert_int_equal(pr.current_memory, stats_of(rt).heap_used);
+    char *rep = sr_profiler_report(rt, SR_REPORT_JSON);
+    free(rep);
+    sr_profiler_check_leaks(rt);
+    if (wk) sr_weak_free(rt, wk);
+}
+
+/* Releases what the workload holds; after a collection nothing is left unless
+   the root buffer could not grow (a cycle then waits for teardown). */
+static void finish_workload(workload *w)
+{
+    sr_runtime *rt = w->rt;
+    for (size_t i = 0; i < w->nheld; i++) sr_rc_release(rt, w->held[i]);
+    w->nheld = 0;
+    sr_gc_collect(rt);
+    sr_stats st = stats_of(rt);
+    assert_int_equal(st.live_blocks, 0);
+    if (rt->gc.buffer_failures == 0) {
+        assert_int_equal(st.live_objects, 0);
+        assert_int_equal(st.heap_used, 0);
+    }
+    assert_true(st.heap_used <= st.heap_peak);
+}
+
+/* The runtime works once the allocator recovers: types, a collected cycle, a panic. */
+static void check_usable(workload *w)
+{
+    sr_runtime *rt = w->rt;
+    if (!w->pair_id) {
+        sr_type pt = pair_type();
+        assert_int_equal(sr_type_register(rt, &pt, &w->pair_id), SR_OK);
+    }
+    sr_stats s0 = stats_of(rt);
+    pair *x = sr_rc_new(rt, w->pair_id), *y = sr_rc_new(rt, w->pair_id);
+    assert_non_null(x);
+    assert_non_null(y);
+    w->made += 2;
+    w->made_pairs += 2;
+    x->a = y;
+    y->a = sr_rc_retain(x);
+    sr_rc_release(rt, x);
+    assert_int_equal(sr_gc_collect(rt), 2);
+    assert_int_equal(stats_of(rt).live_objects, s0.live_objects);
+    assert_int_equal(stats_of(rt).heap_used, s0.heap_used);
+    w_prot a = { w, 0 };
+    assert_int_equal(sr_execute_protected(rt, w_protected, &a), SR_ERR_PANIC);
+    assert_string_equal(sr_panic_last(rt)->message, "script error 42");
+    void *b = sr_alloc(rt, 5000);
+    assert_non_null(b);
+    sr_free(rt, b);
+}
+
+static size_t runs_buffer_failed, runs_scratch_failed;   /* runs that took the fallback paths */
+
+static size_t inject(bool all_after, size_t *iterations)
+{
+    runs_buffer_failed = runs_scratch_failed = 0;
+    size_t total_calls = 0;
+    for (size_t n = 1;; n++) {
+        sr_test_alloc ta = { 0 };
+        ta.fail_at = n;
+        ta.fail_all_after = all_after;
+        sr_config cfg = sr_test_config(&ta);
+        cfg.enable_profiling = true;
+        cfg.leak_sink = NULL;
+        sr_runtime *rt = (sr_runtime *)(uintptr_t)1;
+        finalized = 0;
+        sr_status st = sr_runtime_new(&cfg, &rt);
+        if (st != SR_OK) {
+            assert_int_equal(st, SR_ERR_NOMEM);
+            assert_null(rt);
+            assert_int_equal(ta.live_blocks, 0);
+            assert_int_equal(ta.live_bytes, 0);
+            continue;
+        }
+        workload w = { 0 };
+        w.rt = rt;
+        run_workload(&w);
+        finish_workload(&w);
+        if (rt->gc.buffer_failures) runs_buffer_failed++;
+        if (rt->gc.scratch_failures) runs_scratch_failed++;
+        bool met = ta.failures > 0;
+        ta.fail_at = 0;                /* the allocator recovers */
+        check_usable(&w);
+        sr_runtime_free(rt);
+        assert_int_equal(ta.live_blocks, 0);
+        assert_int_equal(ta.live_bytes, 0);
+        assert_int_equal(finalized, w.made_pairs);   /* every Pair finalized exactly once */
+        if (!met) {
+            *iterations = n;
+            return total_calls;
+        }
+        total_calls = ta.calls;
+        assert_true(n < 100000);
+    }
+}
+
+static void fault_injection_each_call_once(void **state)
+{
+    (void)state;
+    size_t iters = 0;
+    inject(false, &iters);
+    print_message("workload completed without failures at N = %zu (%zu runs with a root buffer that could not "
+                  "grow, %zu with collector scratch that could not grow)\n", iters, runs_buffer_failed, runs_scratch_failed);
+    assert_true(iters > 10);
+    assert_true(runs_scratch_failed > 0);
+}
+
+static void fault_injection_every_call_after(void **state)
+{
+    (void)state;
+    size_t iters = 0;
+    inject(true, &iters);
+    print_message("workload completed without failures at N = %zu (%zu runs with a root buffer that could not "
+                  "grow, %zu with collector scratch that could not grow)\n", iters, runs_buffer_failed, runs_scratch_failed);
+    assert_true(iters > 10);
+    assert_true(runs_scratch_failed > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(regression_cleanup_release_exists),
         cmocka_unit_test(regression_check_leaks_collects),
         cmocka_unit_test(regression_profile_names_types),
+        cmocka_unit_test(fault_injection_each_call_once),
+        cmocka_unit_test(fault_injection_every_call_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
