@@ -134,6 +134,63 @@ static void regression_profile_names_types(void **state)
 }
 
 
+
+/* ---- misuse detected at run time --------------------------------------------------------------------- */
+
+typedef struct misuse { int what; void *obj; void *raw; void *freed; } misuse;
+
+static void do_misuse(sr_runtime *rt, void *arg)
+{
+    misuse *m = arg;
+    switch (m->what) {
+    case 0: sr_free(rt, m->obj); break;                         /* an object is not a raw block */
+    case 1: sr_weak_free(rt, (sr_weak *)m->raw); break;         /* a raw block is not a weak reference */
+    case 2: sr_rc_release(rt, m->raw); break;                   /* a raw block is not an object */
+    case 3: sr_cleanup_push(rt, NULL, NULL); break;             /* NULL cleanup function */
+    case 4: (void)sr_realloc(rt, m->freed, 64); break;          /* a freed block */
+    case 5: sr_free(rt, m->freed); break;                       /* double free */
+    case 6: sr_cleanup_pop(rt, true); break;                    /* nothing pushed here */
+    default: sr_frame_pop(rt); break;                           /* no frame pushed here */
+    }
+}
+
+static void misuse_is_detected_under_protection(void **state)
+{
+    (void)state;
+    static const char *const expect[] = {
+        "not a live block", "not a live weak reference", "not an object", "NULL cleanup function",
+        "freed already", "freed already", "no cleanup entry", "no script frame",
+    };
+    sr_runtime *rt = NULL;
+    assert_int_equal(sr_runtime_new(NULL, &rt), SR_OK);
+    sr_type t = pair_type();
+    sr_type_id id;
+    assert_int_equal(sr_type_register(rt, &t, &id), SR_OK);
+    misuse m = { 0, sr_rc_new(rt, id), sr_alloc(rt, 40), sr_alloc(rt, 40) };
+    sr_free(rt, m.freed);
+    sr_stats s0 = stats_of(rt);
+    for (int i = 0; i < 8; i++) {
+        m.what = i;
+        assert_int_equal(sr_execute_protected(rt, do_misuse, &m), SR_ERR_PANIC);
+        const sr_panic_info *pi = sr_panic_last(rt);
+        assert_non_null(pi);
+        assert_int_equal(pi->kind, SR_PANIC_ERROR);
+        if (!strstr(pi->message, expect[i])) print_message("misuse %d: '%s'\n", i, pi->message);
+        assert_non_null(strstr(pi->message, expect[i]));
+        /* nothing changed: the object and the block are intact */
+        sr_stats s1 = stats_of(rt);
+        assert_int_equal(s1.heap_used, s0.heap_used);
+        assert_int_equal(s1.live_objects, 1);
+        assert_int_equal(s1.live_blocks, 1);
+        assert_int_equal(sr_rc_count(m.obj), 1);
+    }
+    assert_int_equal(stats_of(rt).panics, 8);
+    sr_free(rt, m.raw);
+    sr_rc_release(rt, m.obj);
+    assert_int_equal(stats_of(rt).heap_used, 0);
+    sr_runtime_free(rt);
+}
+
 /* ---- allocation-failure injection ------------------------------------------------------------------- */
 
 #define W_OBJS 64
@@ -435,6 +492,7 @@ int main(void)
         cmocka_unit_test(regression_cleanup_release_exists),
         cmocka_unit_test(regression_check_leaks_collects),
         cmocka_unit_test(regression_profile_names_types),
+        cmocka_unit_test(misuse_is_detected_under_protection),
         cmocka_unit_test(fault_injection_each_call_once),
         cmocka_unit_test(fault_injection_every_call_after),
     };
