@@ -191,6 +191,39 @@ static void misuse_is_detected_under_protection(void **state)
     sr_runtime_free(rt);
 }
 
+
+/* ---- lifecycle misuse ------------------------------------------------------------------------------- */
+
+static void child_panic_null_runtime(void *arg)
+{
+    (void)arg;
+    sr_panic(NULL, "no runtime here");
+}
+
+static void lifecycle_misuse(void **state)
+{
+    (void)state;
+    /* sr_runtime_free on the default runtime is ignored: it keeps working */
+    assert_int_equal(sr_runtime_init(NULL), SR_OK);
+    sr_runtime *d = sr_runtime_get();
+    assert_non_null(d);
+    sr_runtime_free(d);
+    assert_ptr_equal(sr_runtime_get(), d);
+    void *p = sr_alloc(d, 10);
+    assert_non_null(p);
+    sr_free(d, p);
+    assert_int_equal(sr_runtime_init(NULL), SR_ERR_STATE);
+    assert_int_equal(sr_runtime_shutdown(), SR_OK);
+    assert_int_equal(sr_runtime_shutdown(), SR_ERR_STATE);
+    assert_null(sr_runtime_get());
+    sr_runtime_free(NULL);
+    /* a panic with no runtime at all writes the message and aborts */
+    static char err[4096];
+    int rc = sr_test_in_child(child_panic_null_runtime, NULL, err, sizeof err);
+    assert_int_equal(rc, 128 + 6);   /* SIGABRT */
+    assert_non_null(strstr(err, "no runtime here"));
+}
+
 /* ---- allocation-failure injection ------------------------------------------------------------------- */
 
 #define W_OBJS 64
@@ -493,6 +526,7 @@ int main(void)
         cmocka_unit_test(regression_check_leaks_collects),
         cmocka_unit_test(regression_profile_names_types),
         cmocka_unit_test(misuse_is_detected_under_protection),
+        cmocka_unit_test(lifecycle_misuse),
         cmocka_unit_test(fault_injection_each_call_once),
         cmocka_unit_test(fault_injection_every_call_after),
     };
