@@ -152,6 +152,10 @@ typedef struct fz_model {
     uint64_t failed, gc_collected, gc_seen, panics;
     uint64_t seq, mark_seq;
     unsigned reports;
+    uint64_t hooks;         /* panic hook calls */
+    bool handler_on;
+    sr_profiler_snapshot *snap;
+    size_t snap_used;
     bool reports_allowed;   /* rendering reports (and the teardown's leak report) */
     /* finalizer behaviour */
     bool arm_panic;
@@ -409,6 +413,8 @@ static void fz_check(fz_model *m)
              (unsigned long long)st.gc_collections, (unsigned long long)m->gc_seen);
     FZ_CHECK(m, st.panics == m->panics, "panics %llu, model %llu", (unsigned long long)st.panics,
              (unsigned long long)m->panics);
+    FZ_CHECK(m, m->hooks == (m->handler_on ? m->panics : 0), "hook ran %llu times for %llu panics",
+             (unsigned long long)m->hooks, (unsigned long long)m->panics);
     if (!m->gc_on) FZ_CHECK(m, sr_gc_collect(m->rt) == 0, "sr_gc_collect with the collector off freed objects");
 
     /* counts recomputed from the edges agree with the incremental ones */
@@ -603,7 +609,7 @@ enum {
     OP_REGISTER, OP_NEW, OP_NEW_SIZED, OP_RETAIN, OP_RELEASE, OP_SET, OP_CLEAR,
     OP_WEAK_NEW, OP_WEAK_UPGRADE, OP_WEAK_FREE, OP_COLLECT, OP_ALLOC, OP_REALLOC,
     OP_FREE, OP_PROT_BLOCK, OP_PROT_RELEASE, OP_PROT_COLLECT, OP_PROF, OP_LIMIT,
-    OP_BAD_INPUT, OP_DOUBLE_RELEASE, OP_COUNT
+    OP_BAD_INPUT, OP_DOUBLE_RELEASE, OP_DESCRIBE, OP_SNAPSHOT, OP_COUNT
 };
 
 static void fz_op_register(fz_model *m)
@@ -1024,6 +1030,50 @@ static void fz_op_double_release(fz_model *m)
              pi ? pi->message : "(none)");
 }
 
+static void fz_op_describe(fz_model *m)
+{
+    int h = fz_pick_host(m, fz_byte(m));
+    if (h < 0) return;
+    const fz_obj *o = &m->objs[m->host[h]];
+    int n = sr_rc_describe(m->rt, o->p, NULL, 0);
+    FZ_CHECK(m, n > 0, "sr_rc_describe length %d", n);
+    char small[8], big[512];
+    int n2 = sr_rc_describe(m->rt, o->p, small, sizeof small);
+    FZ_CHECK(m, n2 == n && strlen(small) == (n < 7 ? (size_t)n : 7u), "sr_rc_describe truncation");
+    if (n < (int)sizeof big) {
+        FZ_CHECK(m, sr_rc_describe(m->rt, o->p, big, sizeof big) == n && strlen(big) == (size_t)n, "describe length");
+        char tag[32];
+        snprintf(tag, sizeof tag, "tag=%lld", (long long)fz_tag(o->p));
+        FZ_CHECK(m, strstr(big, tag) != NULL, "describe '%s' without '%s'", big, tag);
+    }
+}
+
+static void fz_op_snapshot(fz_model *m)
+{
+    sr_profiler_snapshot *s = sr_profiler_snapshot_take(m->rt);
+    FZ_CHECK(m, (s != NULL) == m->profiling, "sr_profiler_snapshot_take %s", s ? "returned one" : "returned NULL");
+    if (!s) return;
+    sr_profile pr;
+    FZ_CHECK(m, sr_profiler_snapshot_stats(s, &pr) && pr.current_memory == fz_used(m), "snapshot current_memory");
+    if (m->snap) {
+        sr_profile_diff *d = sr_profiler_snapshot_compare(m->snap, s);
+        FZ_CHECK(m, d != NULL, "sr_profiler_snapshot_compare returned NULL");
+        FZ_CHECK(m, d->memory_diff == (int64_t)fz_used(m) - (int64_t)m->snap_used, "diff memory %lld, model %lld",
+                 (long long)d->memory_diff, (long long)fz_used(m) - (long long)m->snap_used);
+        sr_profiler_diff_free(d);
+        sr_profiler_snapshot_free(m->snap);
+    }
+    m->snap = s;
+    m->snap_used = fz_used(m);
+}
+
+static void fz_hook(sr_runtime *rt, const sr_panic_info *info, void *ud)
+{
+    fz_model *m = ud;
+    m->hooks++;
+    FZ_CHECK(m, info && info->runtime == rt && info->message, "hook got a bad record");
+}
+
 /* ---- the program ------------------------------------------------------------------------------------ */
 
 static void fz_report_sink(sr_runtime *rt, const char *report, void *ud) { (void)rt; (void)report; (void)ud; }
@@ -1053,6 +1103,8 @@ int sr_fuzz_run(const uint8_t *data, size_t size)
     for (unsigned h = 0; h < FZ_HOST; h++) m->host[h] = -1;
     for (unsigned h = 0; h < FZ_TEMP; h++) m->temp[h] = -1;
     if (sr_runtime_new(&cfg, &m->rt) != SR_OK) fz_fail(m, "sr_runtime_new failed");
+    m->handler_on = cfg.enable_panic_handler;
+    sr_panic_set_hook(m->rt, fz_hook, m);
     sr_stats st;
     sr_runtime_stats(m->rt, &st);
     size_t baseline = st.heap_used;
@@ -1107,12 +1159,16 @@ int sr_fuzz_run(const uint8_t *data, size_t size)
         case OP_LIMIT: fz_op_limit(m); break;
         case OP_BAD_INPUT: fz_op_bad_input(m); break;
         case OP_DOUBLE_RELEASE: fz_op_double_release(m); break;
+        case OP_DESCRIBE: fz_op_describe(m); break;
+        case OP_SNAPSHOT: fz_op_snapshot(m); break;
         default: break;
         }
         fz_check(m);
     }
 
     m->step++;
+    sr_profiler_snapshot_free(m->snap);   /* independent of the runtime */
+    m->snap = NULL;
     if (leave_to_teardown) {
         /* everything still held goes to sr_runtime_free: each live object with a
            finalize gets it exactly once, panicking finalizers do not stop it */

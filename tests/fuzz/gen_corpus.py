@@ -9,7 +9,7 @@ import os
 
 (REGISTER, NEW, NEW_SIZED, RETAIN, RELEASE, SET, CLEAR, WEAK_NEW, WEAK_UPGRADE,
  WEAK_FREE, COLLECT, ALLOC, REALLOC, FREE, PROT_BLOCK, PROT_RELEASE, PROT_COLLECT,
- PROF, LIMIT, BAD_INPUT, DOUBLE_RELEASE) = range(21)
+ PROF, LIMIT, BAD_INPUT, DOUBLE_RELEASE, DESCRIBE, SNAPSHOT) = range(23)
 LEAF, LEAF_FIN, PAIR, TRACED, MIXED, FIN_ALLOC, FIN_PANIC = range(7)
 PROFILING, GC_OFF, SMALL_THRESHOLD, NO_HANDLER, LIMITED, TEARDOWN, STRESS = 1, 2, 4, 8, 16, 32, 64
 REPORTS = 0x80   # second byte: allow one profiler report (slow: symbolization)
@@ -80,6 +80,11 @@ seeds["realloc"] = cfg() + [
 seeds["gc_off"] = cfg(GC_OFF) + [
     REGISTER, PAIR, NEW, 0, NEW, 1, SET, 0, 0, 1, SET, 1, 0, 0, RELEASE, 0, RELEASE, 0, COLLECT,
     PROF, 2]
+
+# Reflection of live objects and profiler snapshots compared across steps.
+seeds["describe_snapshot"] = cfg(PROFILING) + [
+    REGISTER, PAIR, REGISTER, MIXED, SNAPSHOT, NEW, 0, NEW, 1, SET, 1, 0, 0, DESCRIBE, 0, DESCRIBE, 1,
+    SNAPSHOT, ALLOC, 70, SNAPSHOT, RELEASE, 0, RELEASE, 0, COLLECT, SNAPSHOT, FREE, 0, SNAPSHOT]
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 os.makedirs(out, exist_ok=True)
