@@ -460,6 +460,13 @@ void sr_cleanup_pop(sr_runtime *rt, bool run)
     if (run) c.fn(rt, c.arg);
 }
 
+static void sr__cleanup_release_fn(sr_runtime *rt, void *obj) { sr_rc_release(rt, obj); }
+
+void sr_cleanup_release(sr_runtime *rt, void *obj)
+{
+    sr_cleanup_push(rt, sr__cleanup_release_fn, obj);
+}
+
 /* ---- script frames -------------------------------------------------------------------- */
 
 void sr_frame_push(sr_runtime *rt, const char *function, const char *file, int line)
