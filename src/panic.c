@@ -632,11 +632,3 @@ void *sr_alloc_or_panic(sr_runtime *rt, size_t size)
     if (SR__UNLIKELY(!p)) sr__panic_kind(rt, SR_PANIC_NOMEM, "out of memory: sr_alloc of %zu bytes failed", size);
     return p;
 }
-
-/* ---- sr_cleanup_release ---------------------------------------------------------------- */
-
-/* sr_rc_release has the cleanup signature: the entry is the function itself. */
-void sr_cleanup_release(sr_runtime *rt, void *obj)
-{
-    sr_cleanup_push(rt, sr_rc_release, obj);
-}

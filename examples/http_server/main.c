@@ -293,7 +293,7 @@ static enum MHD_Result hs__first_call(hs_server *s, struct MHD_Connection *c, co
         }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         uint64_t n;
-        if (cl && hs__parse_size(cl, &n) && n > s->max_body) {
+        if (cl && cl[strspn(cl, "0123456789")] == '\0' && hs__parse_size(cl, &n) && n > s->max_body) {
             rq->answered = true;
             return hs__respond_413(s, c);
         }
