@@ -406,7 +406,8 @@ static int sr__type_bytes_cmp(const void *a, const void *b)
     return strcmp(x->type_name, y->type_name);
 }
 
-static void sr__text_types(sr__sb *b, const sr_profiler_snapshot *v)
+/* live_only: leave out the types with nothing alive (the shutdown report). */
+static void sr__text_types(sr__sb *b, const sr_profiler_snapshot *v, bool live_only)
 {
     const sr_type_profile **order = calloc(v->type_count ? v->type_count : 1, sizeof *order);
     if (!order) { b->failed = true; return; }
@@ -417,6 +418,7 @@ static void sr__text_types(sr__sb *b, const sr_profiler_snapshot *v)
                   "frees");
     for (size_t i = 0; i < v->type_count; i++) {
         const sr_type_profile *t = order[i];
+        if (live_only && t->current_count == 0) continue;
         sr__sb_printf(b, "  %-24s %10zu %12zu %12zu %12" PRIu64 " %12" PRIu64 "\n", t->type_name, t->current_count,
                       t->current_bytes, t->peak_bytes, t->allocations, t->frees);
     }
@@ -433,7 +435,7 @@ static void sr__render_text(sr__sb *b, sr_runtime *rt, const sr_profiler_snapsho
     if (v->sample_bytes) sr__sb_printf(b, ", stacks sampled every ~%zu bytes (stack bytes are estimates)", v->sample_bytes);
     if (v->untracked) sr__sb_printf(b, ", %" PRIu64 " blocks untracked (profiler out of memory)", v->untracked);
     sr__sb_puts(b, "\n\n");
-    sr__text_types(b, v);
+    sr__text_types(b, v, false);
 
     size_t ng = 0;
     sr__group *g = sr__groups_of_view(v, c, &ng);
@@ -624,7 +626,7 @@ char *sr__report_leaks_at_exit(sr_runtime *rt)
     if (l) {
         sr__sb_printf(&b, "scriptrt: leak report at shutdown: %zu objects and %zu raw blocks still alive "
                           "(%zu bytes)\n\n", rt->heap.live_objects, rt->heap.live_blocks, rt->heap.used);
-        sr__text_types(&b, v);
+        sr__text_types(&b, v, true);
         sr__sb_puts(&b, "\nStill alive, by allocation stack:\n");
         sr__text_leaks(&b, rt, &c, l, nl);
         if (rt->prof->untracked_live)
