@@ -337,16 +337,25 @@ static void sr__folded_name(sr__sb *b, const char *s, size_t n)
 /* ---- leaks (live blocks allocated since the mark, or all at shutdown) ---------------- */
 
 /* Live blocks with a record whose epoch is `epoch` (0: all), grouped by type
-   and shown frames, largest first; untracked blocks are not seen. */
+   and shown frames, largest first; untracked blocks are not seen. One pass
+   over the block table gathers them by (category, stack) through a small hash
+   index: memory in proportion to the stacks, not to the blocks. */
 static sr__group *sr__leaks_collect(sr_runtime *rt, sr__symcache *c, uint32_t epoch, size_t *count)
 {
     sr__profiler *p = rt->prof;
     *count = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < p->block_cap; i++)
-        n += p->blocks[i].key && (epoch == 0 || p->blocks[i].epoch == epoch);
-    sr__group *g = calloc(n ? n : 1, sizeof *g);
-    if (!g) return NULL;
+    /* distinct keys: a stack implies its category, plus one "no stack" key per category */
+    size_t cap = (size_t)p->stack_count + p->type_cap + 2, icap = 16;
+    while (icap < 2 * cap) icap *= 2;
+    sr__group *g = calloc(cap, sizeof *g);
+    uint64_t *ikey = calloc(icap, sizeof *ikey);   /* key + 1; 0 = empty */
+    size_t *ival = calloc(icap, sizeof *ival);
+    if (!g || !ikey || !ival) {
+        free(g);
+        free(ikey);
+        free(ival);
+        return NULL;
+    }
     size_t k = 0;
     for (size_t i = 0; i < p->block_cap; i++) {
         const sr__pblock *r = &p->blocks[i];
@@ -355,17 +364,30 @@ static sr__group *sr__leaks_collect(sr_runtime *rt, sr__symcache *c, uint32_t ep
         bool raw = sr__kind(h) != SR__KIND_OBJ;
         uint32_t slot = raw ? SR__PROF_RAW_SLOT : h->info >> 8;
         if (!raw && slot >= p->type_cap) slot = UINT32_MAX;
-        sr__group *e = &g[k++];
-        e->type = sr__profiler_type_name(rt, slot);
-        if (r->stack) {
-            const sr__pstack *s = &p->stacks[r->stack];
-            sr__trim(c, &p->frame_pool[s->frames], s->depth, p->depth, &e->frames, &e->depth);
+        uint64_t key = (((uint64_t)slot << 32) | r->stack) + 1;
+        size_t j = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & (icap - 1);
+        while (ikey[j] && ikey[j] != key) j = (j + 1) & (icap - 1);
+        sr__group *e;
+        if (ikey[j]) {
+            e = &g[ival[j]];
+        } else {
+            if (k == cap) continue;   /* cannot happen (see cap); never overrun */
+            ikey[j] = key;
+            ival[j] = k;
+            e = &g[k++];
+            e->type = sr__profiler_type_name(rt, slot);
+            if (r->stack) {
+                const sr__pstack *s = &p->stacks[r->stack];
+                sr__trim(c, &p->frame_pool[s->frames], s->depth, p->depth, &e->frames, &e->depth);
+            }
+            e->sample = h;
+            e->raw = raw;
         }
-        e->sample = h;
-        e->count = 1;
-        e->bytes = sr__heap_charge_of(rt, h);
-        e->raw = raw;
+        e->count++;
+        e->bytes += sr__heap_charge_of(rt, h);
     }
+    free(ikey);
+    free(ival);
     *count = sr__groups_merge(g, k, sr__group_bytes_cmp, false);
     return g;
 }
