@@ -449,6 +449,40 @@ static void json_report_parses_and_matches(void **state)
     sr_runtime_free(rt);
 }
 
+static void leak_groups_of_many_blocks(void **state)
+{
+    (void)state;
+    sr_runtime *rt = new_rt(0);
+    enum { NA = 20000, NB = 5000 };
+    void **a = malloc(NA * sizeof *a), **b = malloc(NB * sizeof *b);
+    void *before = sr_alloc(rt, 8);
+    sr_profiler_mark(rt);
+    for (int i = 0; i < NA; i++) a[i] = site_a(rt, 40);
+    for (int i = 0; i < NB; i++) b[i] = site_b(rt, 40);
+    char *text = sr_profiler_report(rt, SR_REPORT_JSON);
+    json_object *root = json_tokener_parse(text);
+    assert_non_null(root);
+    json_object *leaks = NULL;
+    assert_true(json_object_object_get_ex(root, "leaks", &leaks));
+    size_t groups = json_object_array_length(leaks);
+    assert_true(groups >= 2 && groups <= 8);      /* a few internal paths per site at most */
+    int64_t count = 0, bytes = 0;
+    for (size_t i = 0; i < groups; i++) {
+        count += jint(json_object_array_get_idx(leaks, i), "count");
+        bytes += jint(json_object_array_get_idx(leaks, i), "bytes");
+    }
+    assert_int_equal(count, NA + NB);                 /* `before` is older than the mark */
+    assert_int_equal(bytes, (NA + NB) * (int64_t)sr_alloc_charge(40));
+    json_object_put(root);
+    free(text);
+    for (int i = 0; i < NA; i++) sr_free(rt, a[i]);
+    for (int i = 0; i < NB; i++) sr_free(rt, b[i]);
+    sr_free(rt, before);
+    free(a);
+    free(b);
+    sr_runtime_free(rt);
+}
+
 /* A folded line: frame(;frame)* count, frames without spaces or ';', count > 0. */
 static bool folded_line_ok(const char *line, size_t len, long long *value)
 {
@@ -1010,6 +1044,7 @@ int main(void)
         cmocka_unit_test(stack_depth_is_bounded),
         cmocka_unit_test(sampling_keeps_type_counts_exact),
         cmocka_unit_test(json_report_parses_and_matches),
+        cmocka_unit_test(leak_groups_of_many_blocks),
         cmocka_unit_test(folded_report_format),
         cmocka_unit_test(text_report_sections),
         cmocka_unit_test(snapshots_and_differences),
