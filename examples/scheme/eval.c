@@ -170,9 +170,10 @@ static const char *sc__proc_name(val f)
     return c->name ? c->name->name : "lambda";
 }
 
-/* Makes the frame of a call to c with args (borrowed) and leaves it, owned, on
-   the root stack; returns it. */
-static sc_env *sc__bind(sc_interp *I, val f, val *args, int argc, uint32_t line)
+/* Makes the frame of a call to c and leaves it, owned, on the root stack;
+   returns it. args are borrowed, or, with move, root-stack slots whose values
+   move into the frame (the slots are left empty): no retain/release pair. */
+static sc_env *sc__bind(sc_interp *I, val f, val *args, int argc, uint32_t line, bool move)
 {
     sc_clo *c = f.u.p;
     if ((uint32_t)argc < c->nreq || (!c->rest && (uint32_t)argc > c->nreq)) {
@@ -185,7 +186,8 @@ static sc_env *sc__bind(sc_interp *I, val f, val *args, int argc, uint32_t line)
     val p = c->params;
     for (uint32_t i = 0; i < c->nreq; i++, p = SC_CDR(p)) {
         ne->slots[i].name = SC_CAR(p).u.p;
-        ne->slots[i].v = sc_ret(args[i]);
+        if (move) { ne->slots[i].v = args[i]; args[i] = SC_NIL; }
+        else ne->slots[i].v = sc_ret(args[i]);
     }
     ne->n = c->nreq;
     if (c->rest) {
@@ -243,7 +245,7 @@ val sc_apply(sc_interp *I, val f, val *args, int argc)
     if (f.tag != V_CLO) sc__not_procedure(I, f, SC_NIL);
     size_t base = I->rs_top;
     const char *file = I->file;
-    sc_env *ne = sc__bind(I, f, args, argc, I->line);
+    sc_env *ne = sc__bind(I, f, args, argc, I->line, false);
     sr_frame_push(I->rt, sc__proc_name(f), I->file, (int)I->line);
     sc_clo *c = f.u.p;
     I->file = c->file;
@@ -596,7 +598,7 @@ val sc_eval(sc_interp *I, val x, sc_env *env)
             }
             if (f.tag != V_CLO) sc__not_procedure(I, f, x);
             uint32_t line = x.line;
-            sc_env *ne = sc__bind(I, f, &RS(fslot + 1), argc, line);   /* pushed above the args */
+            sc_env *ne = sc__bind(I, f, &RS(fslot + 1), argc, line, true);   /* pushed above the args */
             if (framed) sr_frame_pop(I->rt);
             framed = false;
             sr_frame_push(I->rt, sc__proc_name(f), I->file, (int)line);

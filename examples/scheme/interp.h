@@ -16,8 +16,9 @@ enum { SC_RUN_QUIET, SC_RUN_PRINT, SC_RUN_CALL };
    root_capacity values. SR_OK, SR_ERR_NOMEM, or SR_ERR_PANIC (heap limit hit
    while installing the primitives). */
 sr_status sc_interp_new(sr_runtime *rt, size_t root_capacity, sc_interp **out);
-/* Drops every global binding and symbol; cycles among them are left for the
-   next collection (sc_symtab_free runs one). NULL is a no-op. */
+/* Unwinds the root stack, drops every global binding, collects the cycles that
+   hung off them, then releases every symbol. The runtime is left to the
+   caller. NULL is a no-op. */
 void      sc_interp_free(sc_interp *I);
 
 /* Reads and evaluates every datum of text (name: the file name used in errors

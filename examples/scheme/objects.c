@@ -159,7 +159,7 @@ sc_sym *sc_intern(sc_interp *I, const char *name, size_t len)
         for (sc_sym *s = I->symtab[h & (I->symcap - 1)]; s; s = s->next)
             if (s->hash == h && s->len == len && memcmp(s->name, name, len) == 0) return s;
     }
-    if (I->nsyms + 1 > I->symcap / 2 * 1) {
+    if (I->nsyms + 1 > I->symcap / 2) {   /* load factor at most 1/2 */
         size_t ncap = I->symcap ? I->symcap * 2 : 256;
         sc_sym **nt = calloc(ncap, sizeof *nt);
         if (!nt) sc_error(I, "out of memory (symbol table)");

@@ -90,7 +90,7 @@ static void sc__tok_put(sc_interp *I, size_t *n, char c)
 static size_t sc__read_token(sc_interp *I, sc_src *src)
 {
     size_t n = 0;
-    sc__tok_put(I, &n, 0);
+    sc__tok_put(I, &n, 0);             /* makes sure the buffer exists, NUL-terminated */
     n = 0;
     while (!sc__delim(sc__peek(src))) sc__tok_put(I, &n, (char)sc__next(src));
     return n;
@@ -99,7 +99,7 @@ static size_t sc__read_token(sc_interp *I, sc_src *src)
 static val sc__read_string(sc_interp *I, sc_src *src)
 {
     size_t n = 0;
-    sc__tok_put(I, &n, 0);
+    sc__tok_put(I, &n, 0);             /* an empty string still has a buffer */
     n = 0;
     sc__next(src);   /* the opening quote */
     for (;;) {

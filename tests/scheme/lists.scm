@@ -14,6 +14,7 @@
 (for-each (lambda (x y) (set! acc (cons (+ x y) acc))) '(1 2) '(10 20))
 (show acc (for-each display '()))
 (show (apply + '(1 2 3)) (apply + 1 2 '(3 4)) (apply list '()) (apply max 3 '(7 2)))
+(show (not #f) (not #t) (not '()) (not 0))
 (show (null? '()) (null? '(1)) (pair? '(1)) (pair? '()) (list? '(1 2)) (list? '(1 . 2)) (list? '()))
 (define circular (list 1 2))
 (set-cdr! (cdr circular) circular)

@@ -1,14 +1,15 @@
 # The sr-scheme test programs: every tests/scheme/*.scm runs through
 # run_test.cmake (expected stdout, stderr and exit status). Under a test
-# launcher (valgrind) or in the stress build the programs scale their big loops
-# down. Included from tests/CMakeLists.txt; needs the examples (SR_BUILD_EXAMPLES).
+# launcher (valgrind), in the stress build and under ThreadSanitizer the
+# programs scale their big loops down. Included from tests/CMakeLists.txt; needs the examples (SR_BUILD_EXAMPLES).
 if(SR_BUILD_EXAMPLES)
   set(_sc_launcher "")
   if(SR_TEST_LAUNCHER)
     string(REPLACE ";" "|" _sc_launcher "${SR_TEST_LAUNCHER}")
   endif()
   set(_sc_small 0)
-  if(SR_TEST_LAUNCHER OR SR_GC_STRESS)
+  if(SR_TEST_LAUNCHER OR SR_GC_STRESS OR SR_TSAN)
+    # ThreadSanitizer also limits a stack it records to 65,536 frames
     set(_sc_small 1)
   endif()
   file(GLOB _sc_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/scheme/*.scm)
