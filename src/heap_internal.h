@@ -48,6 +48,10 @@ typedef struct sr__hdr {
     uint16_t flags;   /* owned by the block's user */
 } sr__hdr;
 
+/* sr__hdr.flags of a RAW block that the runtime made for itself (a weak
+   handle): sr_free and sr_realloc refuse it. User blocks have flags 0. */
+#define SR__FLAGS_WEAK_HANDLE 0x5752u
+
 #define SR__HDR_SIZE      16u
 #define SR__PAGE_SIZE     (64u * 1024u)
 #define SR__SMALL_MAX     2048u

@@ -30,7 +30,7 @@ struct sr_weak {
     struct sr_weak *prev, *next;/* the target's handles */
 };
 
-#define SR__WEAK_MARK 0x5752u    /* header flags of a handle block ("WR") */
+#define SR__WEAK_MARK SR__FLAGS_WEAK_HANDLE   /* header flags of a handle block */
 
 static inline size_t sr__weak_hash(const sr__hdr *h, size_t mask)
 {

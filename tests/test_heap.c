@@ -451,6 +451,101 @@ static void double_free_is_detected(void **state)
     assert_non_null(strstr(err, "freed already"));
 }
 
+
+/* An emergency collection inside a moving realloc runs finalizers that
+   allocate or panic: the limit still holds and the counters stay true. */
+typedef struct cyc { void *other; } cyc;
+static void *fin_blocks[8];
+static int fin_mode;   /* 0: allocate, 1: panic */
+static void cyc_finalize(sr_runtime *rt, void *obj)
+{
+    (void)obj;
+    if (fin_mode == 1) sr_panic(rt, "finalizer refuses");
+    for (int i = 0; i < 8; i++)
+        if (!fin_blocks[i]) { fin_blocks[i] = sr_alloc(rt, 1000); break; }
+}
+
+static sr_type_id cyc_type(sr_runtime *rt)
+{
+    static const sr_field f[] = { { "other", offsetof(cyc, other), SR_FIELD_REF } };
+    sr_type t = { "Cyc", sizeof(cyc), f, 1, NULL, cyc_finalize };
+    sr_type_id id = SR_TYPE_NONE;
+    assert_int_equal(sr_type_register(rt, &t, &id), SR_OK);
+    return id;
+}
+
+static void make_garbage_cycle(sr_runtime *rt, sr_type_id id)
+{
+    cyc *a = sr_rc_new(rt, id), *b = sr_rc_new(rt, id);
+    assert_non_null(a);
+    assert_non_null(b);
+    a->other = sr_rc_retain(b);
+    b->other = sr_rc_retain(a);
+    sr_rc_release(rt, a);
+    sr_rc_release(rt, b);
+}
+
+typedef struct { void *block; void *result; } grow_arg;
+static void grow_fn(sr_runtime *rt, void *p)
+{
+    grow_arg *g = p;
+    g->result = sr_realloc(rt, g->block, 2000);
+}
+
+static void realloc_emergency_collection_with_finalizers(void **state)
+{
+    (void)state;
+    for (fin_mode = 0; fin_mode < 2; fin_mode++) {
+        memset(fin_blocks, 0, sizeof fin_blocks);
+        sr_config c = sr_config_default();
+        c.enable_profiling = false;
+        c.gc_threshold = 1000000;
+        sr_runtime *rt = NULL;
+        assert_int_equal(sr_runtime_new(&c, &rt), SR_OK);
+        sr_type_id id = cyc_type(rt);
+        void *r = sr_alloc(rt, 1000);
+        make_garbage_cycle(rt, id);
+        size_t limit = stats(rt).heap_used + 100;
+        assert_int_equal(sr_runtime_set_heap_limit(rt, limit), SR_OK);
+        grow_arg g = { r, NULL };
+        sr_status st = sr_execute_protected(rt, grow_fn, &g);
+        sr_stats s1 = stats(rt);
+        assert_true(s1.heap_used <= limit);
+        assert_true(s1.heap_peak <= limit);
+        assert_true(s1.heap_used < (size_t)1 << 40);   /* never wrapped */
+        if (fin_mode == 1) assert_int_equal(st, SR_ERR_PANIC);
+        void *live = g.result ? g.result : r;
+        sr_free(rt, live);
+        for (int i = 0; i < 8; i++) sr_free(rt, fin_blocks[i]);
+        sr_gc_collect(rt);
+        sr_stats s2 = stats(rt);
+        assert_int_equal(s2.heap_used, 0);
+        assert_int_equal(s2.live_blocks, 0);
+        assert_int_equal(s2.live_objects, 0);
+        sr_runtime_free(rt);
+    }
+}
+
+static void free_weak_handle_child(void *arg)
+{
+    (void)arg;
+    sr_runtime *rt = NULL;
+    sr_runtime_new(NULL, &rt);
+    sr_type_id id = cyc_type(rt);
+    void *o = sr_rc_new(rt, id);
+    sr_weak *w = sr_weak_new(rt, o);
+    sr_free(rt, w);          /* a weak handle is not a raw block: panics */
+}
+
+static void sr_free_refuses_a_weak_handle(void **state)
+{
+    (void)state;
+    char err[4096];
+    int rc = sr_test_in_child(free_weak_handle_child, NULL, err, sizeof err);
+    assert_int_equal(rc, 128 + 6);
+    assert_non_null(strstr(err, "not a live block"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +562,8 @@ int main(void)
         cmocka_unit_test(each_live_visits_exactly_the_live_blocks),
         cmocka_unit_test(freed_memory_is_reused),
         cmocka_unit_test(double_free_is_detected),
+        cmocka_unit_test(realloc_emergency_collection_with_finalizers),
+        cmocka_unit_test(sr_free_refuses_a_weak_handle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
