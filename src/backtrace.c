@@ -23,6 +23,7 @@
 #include "backtrace_internal.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <libunwind.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,8 +78,20 @@ SR__NOINLINE size_t sr__bt_capture(void **frames, size_t max, size_t skip)
     return count;
 }
 
+static void sr__bt_first_capture(void)
+{
+    void *f[4];
+    (void)sr__bt_capture(f, 4, 0);
+}
+
 void sr__bt_warm_up(void)
 {
+    /* libunwind initializes its process-wide state on first use with an
+       unsynchronized "done" check: runtimes created at once on several threads
+       raced on it (ThreadSanitizer). The first capture in the process is made
+       once; every thread still warms its own cache below. */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sr__bt_first_capture);
     void *f[4];
     (void)sr__bt_capture(f, 4, 0);
 }

@@ -460,6 +460,13 @@ void sr_cleanup_pop(sr_runtime *rt, bool run)
     if (run) c.fn(rt, c.arg);
 }
 
+static void sr__cleanup_release_fn(sr_runtime *rt, void *obj) { sr_rc_release(rt, obj); }
+
+void sr_cleanup_release(sr_runtime *rt, void *obj)
+{
+    sr_cleanup_push(rt, sr__cleanup_release_fn, obj);
+}
+
 /* ---- script frames -------------------------------------------------------------------- */
 
 void sr_frame_push(sr_runtime *rt, const char *function, const char *file, int line)
@@ -624,12 +631,4 @@ void *sr_alloc_or_panic(sr_runtime *rt, size_t size)
     void *p = sr_alloc(rt, size);
     if (SR__UNLIKELY(!p)) sr__panic_kind(rt, SR_PANIC_NOMEM, "out of memory: sr_alloc of %zu bytes failed", size);
     return p;
-}
-
-/* ---- sr_cleanup_release ---------------------------------------------------------------- */
-
-/* sr_rc_release has the cleanup signature: the entry is the function itself. */
-void sr_cleanup_release(sr_runtime *rt, void *obj)
-{
-    sr_cleanup_push(rt, sr_rc_release, obj);
 }
