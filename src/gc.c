@@ -593,7 +593,15 @@ static size_t sr__gc_collect(sr_runtime *rt)
 static void sr__gc_adapt(sr_runtime *rt, size_t freed, size_t visited)
 {
     sr__gc *gc = &rt->gc;
-    if (gc->stress) return;
+    if (gc->stress) {
+        /* Collect before every allocation, except that a run which traced V
+           objects lets the next V / SR__GC_STRESS_BUDGET allocations pass:
+           small graphs are still collected at every allocation, and a long
+           live list hanging off the roots does not make the stress build
+           quadratic (at most SR__GC_STRESS_BUDGET visits per allocation). */
+        gc->trigger = visited / SR__GC_STRESS_BUDGET;
+        return;
+    }
     size_t live = rt->heap.live_objects;
     size_t cap = gc->floor > SIZE_MAX / SR__GC_MAX_FACTOR ? SIZE_MAX : gc->floor * SR__GC_MAX_FACTOR;
     if (live < SIZE_MAX / SR__GC_PACE && cap < SR__GC_PACE * live) cap = SR__GC_PACE * live;

@@ -18,6 +18,8 @@ struct sr__hdr;
 /* After a low-yield run the next waits for this many allocations per object
    the run visited (and the live-object bound is this many times the live set). */
 #define SR__GC_PACE          8u
+/* Stress mode: at most this many objects traced per allocation, amortized. */
+#define SR__GC_STRESS_BUDGET 16u
 
 typedef struct sr__gc {
     size_t allocs_since;     /* allocation calls since the last collection */

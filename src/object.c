@@ -304,6 +304,9 @@ static void sr__release_child_visit(void **slot, void *ctx)
 
 void sr__obj_free(sr_runtime *rt, sr__hdr *h)
 {
+    /* never free a buffered object without clearing its slot (every path
+       unbuffers before; this keeps the buffer free of dangling pointers) */
+    if (SR__UNLIKELY(h->info & SR__OBJ_BUFFERED)) sr__gc_unbuffer(rt, h);
     rt->types.objects_freed++;
     sr__heap_free_inline(rt, h);
 }
