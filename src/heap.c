@@ -218,11 +218,24 @@ sr__hdr *sr__heap_realloc(sr_runtime *rt, sr__hdr *h, size_t total)
     }
     /* Moving: the new block is checked against the limit as if the old one were
        already gone (it is, a moment later), so a block can grow into the room it
-       frees, and heap_used and the peak never see both at once. */
+       frees, and heap_used and the peak never see both at once. The emergency
+       collection runs with the true heap_used: finalizers that allocate during
+       it are checked against everything in use, the old block included. */
     hp->used -= old_charge;
-    sr__hdr *n = sr__heap_alloc_slow(rt, total, h->info);
+    sr__hdr *n = sr__heap_try(rt, total, h->info);
     hp->used += old_charge;
-    if (!n) return NULL;
+    if (!n) {
+        if (sr__gc_emergency(rt) > 0) {
+            hp->used -= old_charge;
+            n = sr__heap_try(rt, total, h->info);
+            hp->used += old_charge;
+        }
+        if (!n) {
+            hp->failed++;
+            return NULL;
+        }
+    }
+    if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_alloc(rt, n, sr__heap_charge_of(rt, n));
     size_t keep = sr__heap_usable(rt, h);
     if (keep > total - SR__HDR_SIZE) keep = total - SR__HDR_SIZE;
     memcpy(sr__payload_of(n), sr__payload_of(h), keep);
