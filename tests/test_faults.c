@@ -135,6 +135,51 @@ static void regression_profile_names_types(void **state)
 
 
 
+
+/* A moving sr_realloc at the limit runs an emergency collection; finalizers
+   that allocate during it must be checked against everything in use, the
+   block being moved included (they were checked as if it were gone already,
+   and heap_used ended above the limit). */
+static void *fin_alloc_block;
+static void alloc_finalize(sr_runtime *rt, void *obj)
+{
+    (void)obj;
+    if (!fin_alloc_block) fin_alloc_block = sr_alloc(rt, 1000);   /* charge 1024 */
+}
+
+static void regression_realloc_emergency_finalizer_alloc(void **state)
+{
+    (void)state;
+    sr_config c = sr_config_default();
+    c.max_heap_size = 4096;
+    c.enable_profiling = false;
+    sr_runtime *rt = NULL;
+    assert_int_equal(sr_runtime_new(&c, &rt), SR_OK);
+    fin_alloc_block = NULL;
+    sr_type t = { "Fin", sizeof(pair), pair_fields, 3, NULL, alloc_finalize };
+    sr_type_id id;
+    assert_int_equal(sr_type_register(rt, &t, &id), SR_OK);
+    void *filler = sr_alloc(rt, 2816);             /* large: 32 + 16 + 2816 = 2864 */
+    void *b = sr_alloc(rt, 1000);                  /* class 1024 */
+    assert_non_null(filler);
+    assert_non_null(b);
+    make_cycle(rt, id);                            /* 2 x 48 bytes of garbage */
+    assert_int_equal(stats_of(rt).heap_used, 2864 + 1024 + 96);
+    /* growing b needs class 2048: it does not fit, even after the collection */
+    void *nb = sr_realloc(rt, b, 1500);
+    sr_stats st = stats_of(rt);
+    assert_true(st.heap_used <= 4096);
+    assert_null(nb);
+    assert_null(fin_alloc_block);                  /* 3984 + 1024 does not fit */
+    assert_int_equal(st.heap_used, 2864 + 1024);   /* the cycle is gone, b intact */
+    assert_int_equal(st.failed_allocations, 3);    /* both finalizers tried, then the realloc */
+    assert_int_equal(st.live_objects, 0);
+    sr_free(rt, b);
+    sr_free(rt, filler);
+    assert_int_equal(stats_of(rt).heap_used, 0);
+    sr_runtime_free(rt);
+}
+
 /* ---- misuse detected at run time --------------------------------------------------------------------- */
 
 typedef struct misuse { int what; void *obj; void *raw; void *freed; } misuse;
@@ -525,6 +570,7 @@ int main(void)
         cmocka_unit_test(regression_cleanup_release_exists),
         cmocka_unit_test(regression_check_leaks_collects),
         cmocka_unit_test(regression_profile_names_types),
+        cmocka_unit_test(regression_realloc_emergency_finalizer_alloc),
         cmocka_unit_test(misuse_is_detected_under_protection),
         cmocka_unit_test(lifecycle_misuse),
         cmocka_unit_test(fault_injection_each_call_once),
