@@ -451,6 +451,7 @@ static void sr__gc_free_all(sr_runtime *rt)
             sr__hdr *h = gc->garbage[i];
             if (!(h->flags & SR__OBJF_GARBAGE)) continue;   /* resurrected */
             h->flags &= (uint16_t)~SR__OBJF_GARBAGE;
+            if (h->flags & SR__OBJF_HAS_WEAK) sr__weak_clear(rt, h);   /* made by a finalizer */
             sr__obj_free(rt, h);
         }
         return;
@@ -462,6 +463,7 @@ static void sr__gc_free_all(sr_runtime *rt)
         sr__heap_each_live(rt, sr__gc_chunk_collect, &c);
         for (size_t i = 0; i < c.n; i++) {
             c.v[i]->flags &= (uint16_t)~SR__OBJF_GARBAGE;
+            if (c.v[i]->flags & SR__OBJF_HAS_WEAK) sr__weak_clear(rt, c.v[i]);   /* made by a finalizer */
             sr__obj_free(rt, c.v[i]);
         }
     } while (c.n);
