@@ -180,6 +180,40 @@ static void regression_realloc_emergency_finalizer_alloc(void **state)
     sr_runtime_free(rt);
 }
 
+
+/* A weak reference made inside a finalizer run by the collector was not
+   cleared when the collector freed the object: upgrading it returned freed
+   memory. */
+static sr_weak *fin_weak;
+static void weak_finalize(sr_runtime *rt, void *obj)
+{
+    if (!fin_weak) fin_weak = sr_weak_new(rt, obj);
+}
+
+static void regression_weak_made_in_finalizer(void **state)
+{
+    (void)state;
+    sr_runtime *rt = NULL;
+    assert_int_equal(sr_runtime_new(NULL, &rt), SR_OK);
+    sr_type t = { "WeakFin", sizeof(pair), pair_fields, 3, NULL, weak_finalize };
+    sr_type_id id;
+    assert_int_equal(sr_type_register(rt, &t, &id), SR_OK);
+    fin_weak = NULL;
+    make_cycle(rt, id);
+    assert_int_equal(sr_gc_collect(rt), 2);
+    assert_non_null(fin_weak);                     /* made while the object was being finalized */
+    assert_null(sr_weak_upgrade(fin_weak));        /* and cleared when it was freed */
+    pair *z = sr_rc_new(rt, id);                   /* reuses the freed block */
+    assert_null(sr_weak_upgrade(fin_weak));
+    sr_weak_free(rt, fin_weak);
+    sr_rc_release(rt, z);
+    fin_weak = (sr_weak *)1;                       /* no more weak refs from finalizers */
+    sr_stats st = stats_of(rt);
+    assert_int_equal(st.live_objects, 0);
+    assert_int_equal(st.heap_used, 0);
+    sr_runtime_free(rt);
+}
+
 /* ---- misuse detected at run time --------------------------------------------------------------------- */
 
 typedef struct misuse { int what; void *obj; void *raw; void *freed; } misuse;
@@ -571,6 +605,7 @@ int main(void)
         cmocka_unit_test(regression_check_leaks_collects),
         cmocka_unit_test(regression_profile_names_types),
         cmocka_unit_test(regression_realloc_emergency_finalizer_alloc),
+        cmocka_unit_test(regression_weak_made_in_finalizer),
         cmocka_unit_test(misuse_is_detected_under_protection),
         cmocka_unit_test(lifecycle_misuse),
         cmocka_unit_test(fault_injection_each_call_once),
