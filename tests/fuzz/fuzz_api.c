@@ -350,6 +350,23 @@ static void fz_finalize(sr_runtime *rt, void *obj)
             }
         }
     }
+    if (o->kind == K_FIN_ALLOC && !m->teardown) {
+        /* a weak reference to the dying object itself: refused in a cascade
+           (the object is dead), allowed in a collection; either way it must
+           read as gone once the object is freed */
+        sr_stats before;
+        sr_runtime_stats(rt, &before);
+        sr_weak *wk = sr_weak_new(rt, obj);
+        sr_stats after;
+        sr_runtime_stats(rt, &after);
+        m->failed += after.failed_allocations - before.failed_allocations;
+        if (wk) {
+            unsigned w = 0;
+            while (w < FZ_WEAKS && m->weaks[w].w) w++;
+            if (w == FZ_WEAKS) sr_weak_free(rt, wk);
+            else m->weaks[w] = (fz_weak){ wk, i };
+        }
+    }
     if (o->kind == K_FIN_PANIC && m->arm_panic) {
         m->fin_panics++;
         sr_panic(rt, "finalizer of object %d panics", i);
@@ -691,6 +708,10 @@ static void fz_op_weak_new(fz_model *m)
     FZ_CHECK(m, (wk != NULL) == fits, "sr_weak_new: runtime %s, model %s", wk ? "made it" : "refused",
              fits ? "fits" : "refuses");
     if (!wk) { m->failed++; return; }
+    /* a finalizer run by a collection inside sr_weak_new may have taken slot w */
+    w = 0;
+    while (w < FZ_WEAKS && m->weaks[w].w) w++;
+    if (w == FZ_WEAKS) { sr_weak_free(m->rt, wk); return; }
     m->weaks[w] = (fz_weak){ wk, i };
 }
 

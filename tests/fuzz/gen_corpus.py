@@ -86,6 +86,11 @@ seeds["describe_snapshot"] = cfg(PROFILING) + [
     REGISTER, PAIR, REGISTER, MIXED, SNAPSHOT, NEW, 0, NEW, 1, SET, 1, 0, 0, DESCRIBE, 0, DESCRIBE, 1,
     SNAPSHOT, ALLOC, 70, SNAPSHOT, RELEASE, 0, RELEASE, 0, COLLECT, SNAPSHOT, FREE, 0, SNAPSHOT]
 
+# Finalizers run by the collector make weak references to their own object.
+seeds["finalizer_weak"] = cfg() + [
+    REGISTER, FIN_ALLOC, NEW, 0, NEW, 1, SET, 0, 0, 1, SET, 1, 0, 0, RELEASE, 0, RELEASE, 0,
+    COLLECT, WEAK_UPGRADE, 0, WEAK_UPGRADE, 1, NEW, 0, NEW, 1, WEAK_UPGRADE, 0, WEAK_UPGRADE, 1]
+
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 os.makedirs(out, exist_ok=True)
 for name, data in seeds.items():
