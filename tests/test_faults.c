@@ -93,10 +93,11 @@ static void regression_check_leaks_collects(void **state)
     assert_int_equal(sr_type_register(rt, &t, &id), SR_OK);
     sr_profiler_mark(rt);
     make_cycle(rt, id);
-    assert_int_equal(stats_of(rt).live_objects, 2);
+    sr_stats s0 = stats_of(rt);
+    assert_int_equal(s0.live_objects, 2);
     assert_false(sr_profiler_check_leaks(rt));     /* the cycle is garbage, not a leak */
     sr_stats st = stats_of(rt);
-    assert_int_equal(st.gc_collections, 1);
+    assert_int_equal(st.gc_collections, s0.gc_collections + 1);
     assert_int_equal(st.live_objects, 0);
     assert_int_equal(st.heap_used, 0);
     sr_runtime_free(rt);
