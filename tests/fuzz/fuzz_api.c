@@ -1207,9 +1207,15 @@ int sr_fuzz_run(const uint8_t *data, size_t size)
             if (m->weaks[w].w) { sr_weak_free(m->rt, m->weaks[w].w); m->weaks[w].w = NULL; }
         fz_check(m);
         if (m->gc_on) fz_op_collect(m);
-        /* finalizers of the last collection may have made raw blocks */
+        /* finalizers of the last collection may have made raw blocks and weak references */
         for (unsigned r = 0; r < FZ_RAWS; r++)
             if (m->raws[r].p) { sr_free(m->rt, m->raws[r].p); m->raws[r].p = NULL; }
+        for (unsigned w = 0; w < FZ_WEAKS; w++)
+            if (m->weaks[w].w) {
+                FZ_CHECK(m, sr_weak_upgrade(m->weaks[w].w) == NULL, "weak reference %u to a freed object", w);
+                sr_weak_free(m->rt, m->weaks[w].w);
+                m->weaks[w].w = NULL;
+            }
         fz_check(m);
         sr_runtime_stats(m->rt, &st);
         if (m->gc_on) {
