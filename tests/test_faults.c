@@ -502,6 +502,7 @@ static void finish_workload(workload *w)
         assert_int_equal(st.heap_used, 0);
     }
     assert_true(st.heap_used <= st.heap_peak);
+    assert_int_equal(st.allocations - st.frees, st.live_objects + st.live_blocks);
 }
 
 /* The runtime works once the allocator recovers: types, a collected cycle, a panic. */

@@ -422,6 +422,9 @@ static void fz_check(fz_model *m)
     for (unsigned i = 0; i < FZ_WEAKS; i++) blocks += m->weaks[i].w != NULL;
     FZ_CHECK(m, st.live_objects == live, "live_objects %zu, model %zu", st.live_objects, live);
     FZ_CHECK(m, st.live_blocks == blocks, "live_blocks %zu, model %zu", st.live_blocks, blocks);
+    FZ_CHECK(m, st.allocations - st.frees == st.live_objects + st.live_blocks,
+             "allocations %llu - frees %llu != %zu live", (unsigned long long)st.allocations,
+             (unsigned long long)st.frees, st.live_objects + st.live_blocks);
     FZ_CHECK(m, st.failed_allocations == m->failed, "failed_allocations %llu, model %llu",
              (unsigned long long)st.failed_allocations, (unsigned long long)m->failed);
     FZ_CHECK(m, st.gc_objects_collected == m->gc_collected, "gc_objects_collected %llu, model %llu",
