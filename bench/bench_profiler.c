@@ -11,9 +11,9 @@
 
 #include <scriptrt.h>
 
-enum { N = 1000000, WINDOW = 64 };
+enum { N = 1000000, WINDOW = 64, REPEATS = 9 };
 
-typedef struct { sr_runtime *rt; size_t size; } ctx_t;
+typedef struct { sr_runtime *rt; size_t size; sr_type_id type; } ctx_t;
 
 /* A sliding window of live blocks (the heap benchmark's loop). */
 static __attribute__((noinline)) uint64_t run_loop(void *p)
@@ -27,6 +27,21 @@ static __attribute__((noinline)) uint64_t run_loop(void *p)
         bench_escape(w[k]);
     }
     for (unsigned k = 0; k < WINDOW; k++) sr_free(c->rt, w[k]);
+    return N;
+}
+
+/* The same window with objects: sr_rc_new + sr_rc_release. */
+static __attribute__((noinline)) uint64_t run_objects(void *p)
+{
+    ctx_t *c = p;
+    void *w[WINDOW] = {0};
+    for (unsigned i = 0; i < N; i++) {
+        unsigned k = i % WINDOW;
+        sr_rc_release(c->rt, w[k]);
+        w[k] = sr_rc_new(c->rt, c->type);
+        bench_escape(w[k]);
+    }
+    for (unsigned k = 0; k < WINDOW; k++) sr_rc_release(c->rt, w[k]);
     return N;
 }
 
@@ -54,21 +69,34 @@ int main(void)
     sr_runtime *rts[M];
     for (int m = 0; m < M; m++) rts[m] = make(modes[m].on, modes[m].sample);
 
-    printf("profiler: sr_alloc+sr_free pairs, %d ops, median of %d runs (ns per pair)\n", N, SR_BENCH_REPEATS);
-    const size_t sizes[] = { 16, 200 };
+    printf("profiler: alloc+free pairs, %d ops, median of %d interleaved runs (ns per pair)\n", N, REPEATS);
+    sr_type_id types[M];
+    for (int m = 0; m < M; m++) {
+        sr_type t = { "Bench", 24, NULL, 0, NULL, NULL };
+        if (sr_type_register(rts[m], &t, &types[m]) != SR_OK) return 1;
+    }
+    const size_t sizes[] = { 16, 200, 0 };   /* 0: objects of a 24-byte type */
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
-        printf(" size %zu..%zu bytes\n", sizes[s], sizes[s] + 28);
+        if (sizes[s]) printf(" sr_alloc+sr_free, size %zu..%zu bytes\n", sizes[s], sizes[s] + 28);
+        else printf(" sr_rc_new+sr_rc_release, 24-byte payload\n");
+        /* the modes take turns in every repeat, so a noisy neighbour slows all alike */
+        double t[M][REPEATS];
+        for (int r = 0; r < REPEATS; r++) {
+            for (int m = 0; m < M; m++) {
+                ctx_t c = { rts[m], sizes[s], types[m] };
+                uint64_t t0 = bench_now_ns();
+                uint64_t ops = sizes[s] ? run_loop(&c) : run_objects(&c);
+                t[m][r] = (double)(bench_now_ns() - t0) / (double)ops;
+            }
+        }
         double base = 0;
         for (int m = 0; m < M; m++) {
-            ctx_t c = { rts[m], sizes[s] };
-            double t = bench_median_ns(run_loop, &c, SR_BENCH_REPEATS);
-            if (m == 0) base = t;
-            bench_row(modes[m].name, t, "ns", "");
-            if (m > 0) {
-                char name[96];
-                snprintf(name, sizeof name, "  ratio to off");
-                bench_row(name, t / base, "x", modes[m].sample >= 4096 ? "(goal <= 2.0)" : "(tracemalloc ~10x)");
-            }
+            qsort(t[m], REPEATS, sizeof t[m][0], bench_cmp_double);
+            double v = t[m][REPEATS / 2];
+            if (m == 0) base = v;
+            bench_row(modes[m].name, v, "ns", "");
+            if (m > 0)
+                bench_row("  ratio to off", v / base, "x", modes[m].sample >= 4096 ? "(goal <= 2.0)" : "(tracemalloc ~10x)");
         }
     }
 

@@ -9,7 +9,9 @@
  *      trees of pairs, every value a scriptrt object.
  * Each way computes the sum of all checks; the sums must agree. Depth 16 is
  * the median of SR_BENCH_SCHEME_REPEATS runs (default 3), depth 18 one run.
- * Ratios are against C on malloc/free measured in the same process.
+ * Ratios are against C on malloc/free measured in the same process. Times are
+ * process CPU time (everything here is single-threaded), so other work on a
+ * shared machine does not inflate them.
  *
  *   bench_scheme [MAX_DEPTH...]     (default: 16 18)
  */
@@ -21,6 +23,13 @@
 #ifndef SR_SCHEME_BT
 #error "SR_SCHEME_BT must name examples/scheme/binary_trees.scm"
 #endif
+
+static uint64_t cpu_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- 1. malloc/free ------------------------------------------------------------------- */
 
@@ -95,9 +104,9 @@ static void r_drop(void *ctx, void *t) { rc_ctx *c = ctx; sr_rc_release(c->rt, t
 static double run_malloc(int n, long *total)
 {
     bt_ops o = { m_make, m_check, m_drop, NULL };
-    uint64_t t0 = bench_now_ns();
+    uint64_t t0 = cpu_now_ns();
     *total = bt_run(&o, n);
-    return (double)(bench_now_ns() - t0) / 1e6;
+    return (double)(cpu_now_ns() - t0) / 1e6;
 }
 
 static double run_scriptrt(int n, long *total)
@@ -114,9 +123,9 @@ static double run_scriptrt(int n, long *total)
     rc_ctx c = { rt, SR_TYPE_NONE };
     if (sr_type_register(rt, &ty, &c.t) != SR_OK) abort();
     bt_ops o = { r_make, r_check, r_drop, &c };
-    uint64_t t0 = bench_now_ns();
+    uint64_t t0 = cpu_now_ns();
     *total = bt_run(&o, n);
-    double ms = (double)(bench_now_ns() - t0) / 1e6;
+    double ms = (double)(cpu_now_ns() - t0) / 1e6;
     sr_runtime_free(rt);
     return ms;
 }
@@ -155,12 +164,12 @@ static double run_scheme(int n, bool profile, long *total)
         exit(1);
     }
     val args[2] = { sc_int(n), sc_bool(false) }, r;
-    uint64_t t0 = bench_now_ns();
+    uint64_t t0 = cpu_now_ns();
     if (sc_call(I, "binary-trees", args, 2, &r) != SR_OK) {
         sc_report_error(I, stderr);
         exit(1);
     }
-    double ms = (double)(bench_now_ns() - t0) / 1e6;
+    double ms = (double)(cpu_now_ns() - t0) / 1e6;
     *total = r.tag == V_INT ? (long)r.u.i : -1;
     if (profile) {
         char *rep = sr_profiler_report(rt, SR_REPORT_TEXT);
@@ -196,7 +205,7 @@ int main(int argc, char **argv)
     const char *rep_env = getenv("SR_BENCH_SCHEME_REPEATS");
     int base_repeats = rep_env ? atoi(rep_env) : 3;
     if (base_repeats < 1) base_repeats = 1;
-    printf("binary-trees: median wall time in ms; ratio against C on malloc/free\n");
+    printf("binary-trees: median CPU time in ms; ratio against C on malloc/free\n");
     int failures = 0;
     for (int k = 0; k < nd; k++) {
         int n = depths[k], repeats = n >= 18 ? 1 : base_repeats;

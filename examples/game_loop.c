@@ -7,7 +7,7 @@
  * The script keeps a world of entities; each entity is a closure over its own
  * state whose environment also points back at the entity list (a cycle), and
  * every frame spawns and drops some of them, so every frame leaves cyclic
- * garbage that only the collector reclaims. Every 200th frame the script fails
+ * garbage that only the collector reclaims. Every 50th frame the script fails
  * on purpose: the host reports the error and goes on with the next frame.
  * At the end it prints the frame-time and per-frame collection-pause
  * percentiles (p50, p99, max) and the heap before and after.
@@ -45,7 +45,7 @@ static const char sc__script[] =
     "  (for-each (lambda (e) (e 'step)) world)\n"
     "  (links world)\n"
     "  (cull! 200)\n"
-    "  (if (= (modulo frame 200) 199) (error \"scripted failure in frame\" frame))\n"
+    "  (if (= (modulo frame 50) 49) (error \"scripted failure in frame\" frame))\n"
     "  (length world))\n";
 
 static uint64_t sc__now(void)

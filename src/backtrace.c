@@ -31,6 +31,8 @@
 
 #if SR_HAVE_LIBDW
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #endif
 
 /* ThreadSanitizer crashes when the per-thread trace cache that unw_backtrace
@@ -114,10 +116,39 @@ static int sr__bt_dladdr(void *addr, char *buf, size_t size)
 }
 
 #if SR_HAVE_LIBDW
-static char *sr__bt_debuginfo_path;   /* NULL: libdw's default search path; never written */
+/* Where separate debug information is looked for: the module's own file
+   first (libdw does that before asking), then only the build-id tree. libdw's
+   standard search also follows .gnu_debuglink and checks the CRC of every
+   candidate, which reads whole libraries (30+ ms for libc, every session). */
+static int sr__bt_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+                                 const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+                                 char **debuginfo_file_name)
+{
+    SR__UNUSED(userdata); SR__UNUSED(modname); SR__UNUSED(base);
+    SR__UNUSED(file_name); SR__UNUSED(debuglink_file); SR__UNUSED(debuglink_crc);
+    const unsigned char *id = NULL;
+    GElf_Addr vaddr = 0;
+    int len = dwfl_module_build_id(mod, &id, &vaddr);
+    if (len < 2 || len > 64) return -1;
+    char path[256];
+    size_t n = (size_t)snprintf(path, sizeof path, "/usr/lib/debug/.build-id/%02x/", id[0]);
+    for (int i = 1; i < len; i++) n += (size_t)snprintf(path + n, sizeof path - n, "%02x", id[i]);
+    snprintf(path + n, sizeof path - n, ".debug");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char *copy = strdup(path);   /* libdw frees it */
+    if (!copy) {
+        close(fd);
+        return -1;
+    }
+    *debuginfo_file_name = copy;
+    return fd;
+}
+
+static char *sr__bt_debuginfo_path;   /* unused by our search; never written */
 static const Dwfl_Callbacks sr__bt_callbacks = {
     .find_elf = dwfl_linux_proc_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = sr__bt_find_debuginfo,
     .debuginfo_path = &sr__bt_debuginfo_path,
 };
 
@@ -302,4 +333,11 @@ int sr__bt_cache_symbolize(sr_runtime *rt, sr__bt_cache *c, void *addr, char *bu
         buf[k] = '\0';
     }
     return len;
+}
+
+int sr__bt_symbolize_rt(sr_runtime *rt, void *addr, char *buf, size_t size)
+{
+    if (!rt) return sr__bt_symbolize(addr, buf, size);
+    if (!rt->panic.symbols) rt->panic.symbols = sr__bt_cache_new(rt);
+    return sr__bt_cache_symbolize(rt, rt->panic.symbols, addr, buf, size);
 }

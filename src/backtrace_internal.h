@@ -36,4 +36,9 @@ void          sr__bt_cache_free(sr_runtime *rt, sr__bt_cache *c); /* NULL is a n
    of memory: what cannot be cached is symbolized again next time. */
 int           sr__bt_cache_symbolize(sr_runtime *rt, sr__bt_cache *c, void *addr, char *buf, size_t size);
 
+/* sr__bt_symbolize through the runtime's own cache (made on first use, freed
+   with the runtime; what sr_panic_format uses too). The way for any module to
+   symbolize many addresses: one libdw session for all of them. */
+int           sr__bt_symbolize_rt(sr_runtime *rt, void *addr, char *buf, size_t size);
+
 #endif

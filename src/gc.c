@@ -14,9 +14,10 @@
  *          grow, the object is marked PENDING / PENDING1 in its header
  *          instead and a heap walk later pushes the marked objects again: a
  *          collection never fails for want of scratch memory, it only slows.
- * garbage  the garbage set found by CollectRoots (sys memory). If it cannot
- *          grow, the GARBAGE mark in the header alone defines the set and
- *          the phases that follow walk the heap for it.
+ * garbage  the objects Scan turned white, filtered by CollectRoots into the
+ *          garbage set (sys memory). If it cannot grow, the WHITE colour in
+ *          the headers defines the set (a heap walk marks it GARBAGE) and the
+ *          phases that follow walk the heap for it.
  *
  * Colours (header info bits 2-3): BLACK (in use or not looked at; every
  * object is BLACK outside a collection), GRAY (trial-decremented: possible
@@ -49,7 +50,9 @@
  *     BLACK, never finalized again); the rest lose their edges normally.
  *  6. Every child outside the set loses one count per edge (a child reaching
  *     zero goes to the release work list; non-zero buffers it), then every
- *     member is freed, then the release work list is drained.
+ *     member is freed (without finalizers: in the same pass, large blocks
+ *     last), then the release work list is drained.
+ *  Afterwards the triggers adapt to the run's yield (sr__gc_adapt).
  *
  * Invariants
  * ----------
@@ -125,6 +128,7 @@ void sr__gc_fini(sr_runtime *rt)
 
 void sr__gc_buffer(sr_runtime *rt, sr__hdr *h)
 {
+    if (SR__UNLIKELY(!rt)) return;               /* sr_rc_release(NULL, obj): nothing to buffer into */
     sr__gc *gc = &rt->gc;
     if (h->flags & SR__OBJF_GARBAGE) return;     /* being finalized by the collector */
     if (SR__UNLIKELY(gc->nroots == gc->roots_cap)) {
@@ -463,7 +467,7 @@ static void sr__gc_free_all(sr_runtime *rt)
         sr__heap_each_live(rt, sr__gc_chunk_collect, &c);
         for (size_t i = 0; i < c.n; i++) {
             c.v[i]->flags &= (uint16_t)~SR__OBJF_GARBAGE;
-            if (c.v[i]->flags & SR__OBJF_HAS_WEAK) sr__weak_clear(rt, c.v[i]);   /* made by a finalizer */
+            if (c.v[i]->flags & SR__OBJF_HAS_WEAK) sr__weak_clear(rt, c.v[i]);
             sr__obj_free(rt, c.v[i]);
         }
     } while (c.n);
@@ -539,14 +543,19 @@ static size_t sr__gc_collect(sr_runtime *rt)
             sr__gc_free_all(rt);
         } else if (!gc->garbage_overflow) {
             /* 6. no user code ran: one pass drops acyclic children and frees. A
-               member freed earlier in the pass reads as kind FREE (info 0, so
-               never ACYCLIC) and nothing allocates in between. */
+               small member freed earlier in the pass still reads as kind FREE
+               (info 0, never ACYCLIC: its page stays and nothing allocates in
+               between); a large one goes back to the system, so large members
+               are freed after the pass. */
+            size_t nlarge = 0;
             for (size_t i = 0; i < gc->ngarbage; i++) {
                 sr__hdr *h = gc->garbage[i];
                 SR__GC_EACH_CHILD(rt, h, sr__gc_drop_acyclic_child);
                 h->flags &= (uint16_t)~SR__OBJF_GARBAGE;
-                sr__obj_free(rt, h);
+                if (h->cls == SR__CLS_LARGE) gc->garbage[nlarge++] = h;
+                else sr__obj_free(rt, h);
             }
+            for (size_t i = 0; i < nlarge; i++) sr__obj_free(rt, gc->garbage[i]);
         } else {
             sr__gc_for_garbage(rt, sr__gc_drop_fast);
             sr__gc_free_all(rt);
@@ -573,26 +582,26 @@ static size_t sr__gc_collect(sr_runtime *rt)
  *
  * A run that freed little (under 1/16 of what it visited) means a large live
  * graph hangs off the buffered roots: running again soon would trace it again
- * for nothing (the quadratic behaviour of PHP before 7.3 and CPython before
- * 3.x). The next run is then put off until the mutator has done work in
- * proportion to what this run traced: both triggers become twice the objects
- * visited, bounded by the larger of 64x the configured floor and twice the
- * live objects. A productive run (it freed at least half as many objects as
- * the trigger) halves the allocation trigger back towards the floor and resets
- * the root trigger. */
+ * for nothing (the quadratic behaviour of PHP before 7.3, php-src #17131). The
+ * next run is then put off until the mutator has done work in proportion to
+ * what this run traced: both triggers become SR__GC_PACE times the objects
+ * visited, so the collector's work stays a bounded fraction of the mutator's.
+ * Both stay within the larger of SR__GC_MAX_FACTOR x the configured floor and
+ * SR__GC_PACE x the live objects. A productive run (it freed at least half as
+ * many objects as the trigger) halves the allocation trigger back towards the
+ * floor and resets the root trigger to its floor. */
 static void sr__gc_adapt(sr_runtime *rt, size_t freed, size_t visited)
 {
     sr__gc *gc = &rt->gc;
     if (gc->stress) return;
     size_t live = rt->heap.live_objects;
     size_t cap = gc->floor > SIZE_MAX / SR__GC_MAX_FACTOR ? SIZE_MAX : gc->floor * SR__GC_MAX_FACTOR;
-    if (live < SIZE_MAX / 2 && cap < 2 * live) cap = 2 * live;
+    if (live < SIZE_MAX / SR__GC_PACE && cap < SR__GC_PACE * live) cap = SR__GC_PACE * live;
     if (freed < visited / 16) {
-        size_t want = visited > SIZE_MAX / 2 ? SIZE_MAX : 2 * visited;
+        size_t want = visited > SIZE_MAX / SR__GC_PACE ? SIZE_MAX : SR__GC_PACE * visited;
         if (want < gc->trigger * 2 && gc->trigger <= SIZE_MAX / 2) want = gc->trigger * 2;
         gc->trigger = want > cap ? cap : want < gc->floor ? gc->floor : want;
-        size_t rwant = visited > SIZE_MAX / 2 ? SIZE_MAX : 2 * visited;
-        if (rwant > gc->roots_trigger) gc->roots_trigger = rwant > cap ? (cap > gc->roots_floor ? cap : gc->roots_floor) : rwant;
+        if (want > gc->roots_trigger) gc->roots_trigger = want > cap ? (cap > gc->roots_floor ? cap : gc->roots_floor) : want;
     } else if (freed >= gc->trigger / 2) {
         gc->trigger = gc->trigger / 2 < gc->floor ? gc->floor : gc->trigger / 2;
         gc->roots_trigger = gc->roots_floor;

@@ -13,8 +13,11 @@ struct sr__hdr;
    floor; it grows when such collections free little). */
 #define SR__GC_ROOTS_TRIGGER 10000u
 /* The effective triggers stay below the larger of this multiple of the floor
-   and twice the live objects. */
+   and SR__GC_PACE times the live objects. */
 #define SR__GC_MAX_FACTOR    64u
+/* After a low-yield run the next waits for this many allocations per object
+   the run visited (and the live-object bound is this many times the live set). */
+#define SR__GC_PACE          8u
 
 typedef struct sr__gc {
     size_t allocs_since;     /* allocation calls since the last collection */

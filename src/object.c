@@ -13,7 +13,9 @@
  * dead object needs neither). The drain loop pops one object at a time:
  * clears its weak references, runs its finalize (once), releases each child
  * (a child reaching zero is pushed, never recursed into) and frees it. So a
- * list of any length is released with a constant amount of C stack.
+ * list of any length is released with a constant amount of C stack. A dying
+ * acyclic object without finalize or weak references (no children, nothing to
+ * run) is freed at once, without the list.
  *
  * Invariants
  * ----------
@@ -201,6 +203,11 @@ static SR__NOINLINE void sr__rc_bad_release(sr_runtime *rt, sr__hdr *h)
 /* rc is 1 (or 0: misuse) and the object is valid. */
 static SR__NOINLINE void sr__rc_release_last(sr_runtime *rt, sr__hdr *h)
 {
+    if (SR__UNLIKELY(!rt)) {
+        fprintf(stderr, "scriptrt panic: sr_rc_release(NULL, %p): the last reference needs its runtime\n",
+                sr__payload_of(h));
+        sr__panic_kind(NULL, SR_PANIC_ERROR, "sr_rc_release with a NULL runtime");
+    }
     sr__types *ty = &rt->types;
     if (SR__UNLIKELY(h->rc == 0)) {
         if (h->flags & SR__OBJF_GARBAGE) return;   /* already trial-deleted by the collector */
@@ -298,7 +305,7 @@ static void sr__release_child_visit(void **slot, void *ctx)
 void sr__obj_free(sr_runtime *rt, sr__hdr *h)
 {
     rt->types.objects_freed++;
-    sr__heap_free(rt, h);
+    sr__heap_free_inline(rt, h);
 }
 
 void sr__obj_drain(sr_runtime *rt)
@@ -346,11 +353,15 @@ void sr__objects_teardown(sr_runtime *rt)
     sr__obj_drain(rt);                 /* nothing is pending normally; be sure */
     ty->teardown = true;
     ty->panic_no_rethrow = true;
-    /* Finalizers may create objects: repeat until a pass finds none (bounded). */
-    for (int round = 0; round < 16; round++) {
+    /* Finalizers may create objects: repeat until a pass finds none. Bounded:
+       16 rounds, plus the chunks of the 64-entry fallback when the snapshot
+       array cannot be had. */
+    size_t budget = 16;
+    for (size_t round = 0; round < budget; round++) {
         size_t want = 0;
         sr__heap_each_live(rt, sr__snap_count, &want);
         if (want == 0) break;
+        if (round == 0) budget += want / 64 + 1;
         sr__hdr *local[64];
         sr__snap s = { local, 0, 64, 0 };
         sr__hdr **big = sr__sys_alloc(rt, want * sizeof *big);
@@ -362,7 +373,6 @@ void sr__objects_teardown(sr_runtime *rt)
         sr__heap_each_live(rt, sr__snap_collect, &s);
         for (size_t i = 0; i < s.n; i++) sr__obj_finalize(rt, s.v[i]);
         if (big) sr__sys_free(rt, big, want * sizeof *big);
-        if (!big && s.skipped) round--;  /* chunked fallback: keep going */
     }
     ty->panic_pending = false;
 }

@@ -400,15 +400,9 @@ static void sr__panic_emit(const sr_panic_info *info, sr__sink *s)
     }
     if (info->frame_count) {
         sr__sink_printf(s, "native frames (innermost first):\n");
-        sr_runtime *rt = info->runtime;
-        sr__bt_cache *cache = NULL;
-        if (rt) {
-            if (!rt->panic.symbols) rt->panic.symbols = sr__bt_cache_new(rt);
-            cache = rt->panic.symbols;
-        }
         for (size_t i = 0; i < info->frame_count; i++) {
             char sym[512];
-            int n = sr__bt_cache_symbolize(rt, cache, info->frames[i], sym, sizeof sym);
+            int n = sr__bt_symbolize_rt(info->runtime, info->frames[i], sym, sizeof sym);
             if (n < 0) sym[0] = '\0';
             sr__sink_printf(s, "  #%zu %p %s\n", i, info->frames[i], sym);
         }

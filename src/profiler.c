@@ -6,7 +6,9 @@
  * ---------------
  * The profiler exists only while profiling is on (rt->prof != NULL); the heap
  * calls sr__profiler_on_alloc after every block it hands out and
- * sr__profiler_on_free before every block it takes back. Nothing is kept in
+ * sr__profiler_on_free before every block it takes back. Those are inline
+ * fast paths (profiler_internal.h) for the common case; this file has the
+ * general paths (stack capture, sampling, table growth, untracked blocks). Nothing is kept in
  * or beside an object header: everything per block lives in the profiler's
  * own tables, allocated through sr__sys_* (internal_bytes, never heap_used).
  *
@@ -84,11 +86,6 @@ static bool sr__prof_grow(sr_runtime *rt, sr__profiler *p, void **arr, size_t el
 
 /* ---- categories ---------------------------------------------------------------------- */
 
-static inline uint32_t sr__prof_slot_of(const sr__hdr *h)
-{
-    return sr__kind(h) == SR__KIND_OBJ ? h->info >> 8 : SR__PROF_RAW_SLOT;
-}
-
 static SR__NOINLINE sr__ptype *sr__prof_type_grow(sr_runtime *rt, sr__profiler *p, uint32_t slot)
 {
     if (!p->types_frozen) {
@@ -130,11 +127,6 @@ const char *sr__profiler_type_name(sr_runtime *rt, uint32_t slot)
 }
 
 /* ---- the block table ----------------------------------------------------------------- */
-
-static inline size_t sr__pb_home(const sr__profiler *p, uintptr_t key)
-{
-    return (size_t)(((uint64_t)(key >> 4) * 0x9E3779B97F4A7C15ull) >> p->block_shift);
-}
 
 static bool sr__pb_alloc_table(sr_runtime *rt, sr__profiler *p, size_t cap)
 {
@@ -330,7 +322,7 @@ static SR__NOINLINE uint32_t sr__prof_sample(sr_runtime *rt, sr__profiler *p, ui
     return stack;
 }
 
-SR__PROF_HOT void sr__profiler_on_alloc(sr_runtime *rt, sr__hdr *h, size_t charge)
+SR__PROF_HOT void sr__profiler_alloc_slow(sr_runtime *rt, sr__hdr *h, size_t charge)
 {
     sr__profiler *p = rt->prof;
     uint32_t slot = sr__prof_slot_of(h);
@@ -371,7 +363,7 @@ SR__PROF_HOT void sr__profiler_on_alloc(sr_runtime *rt, sr__hdr *h, size_t charg
     }
 }
 
-SR__PROF_HOT void sr__profiler_on_free(sr_runtime *rt, sr__hdr *h, size_t charge)
+SR__PROF_HOT void sr__profiler_free_slow(sr_runtime *rt, sr__hdr *h, size_t charge)
 {
     sr__profiler *p = rt->prof;
     uint32_t slot = sr__prof_slot_of(h);
@@ -445,6 +437,7 @@ void sr__profiler_fini(sr_runtime *rt)
     sr__profiler *p = rt->prof;
     if (!p) return;
     rt->prof = NULL;
+    sr__bt_cache_free(rt, p->bt_cache);
     sr__sys_free(rt, p->types, p->type_alloc * sizeof *p->types);
     sr__sys_free(rt, p->blocks, p->block_cap * sizeof *p->blocks);
     sr__sys_free(rt, p->stacks, (size_t)p->stack_cap * sizeof *p->stacks);
@@ -713,11 +706,6 @@ static int sr__diff_entry_cmp(const void *a, const void *b)
     return strcmp(x->type_name, y->type_name);
 }
 
-struct sr__diff_alloc {
-    sr_profile_diff d;
-    sr_profile_diff_entry *types, *stacks;
-};
-
 static void sr__diff_set(sr_profile_diff_entry *e, const char *name, int64_t c_old, int64_t b_old, size_t c_new,
                          size_t b_new)
 {
@@ -750,6 +738,7 @@ sr_profile_diff *sr_profiler_snapshot_compare(const sr_profiler_snapshot *older,
     d->memory_diff = (int64_t)newer->current_memory - (int64_t)older->current_memory;
     d->allocations_diff = (int64_t)newer->total_allocations - (int64_t)older->total_allocations;
     d->elapsed_ns = newer->timestamp_ns - older->timestamp_ns;
+    a->depth = newer->stack_depth ? newer->stack_depth : 8;
 
     /* by type: few entries, matched by name */
     size_t k = 0;

@@ -19,9 +19,10 @@ sr_status sr__profiler_init(sr_runtime *rt);
 void      sr__profiler_fini(sr_runtime *rt);
 void      sr__profiler_teardown_report(sr_runtime *rt);
 void      sr__profiler_fill_stats(sr_runtime *rt, sr_stats *out);
-/* Called by the heap for every block while rt->prof != NULL. */
-void      sr__profiler_on_alloc(sr_runtime *rt, struct sr__hdr *h, size_t charge);
-void      sr__profiler_on_free(sr_runtime *rt, struct sr__hdr *h, size_t charge);
+/* Called by the heap for every block while rt->prof != NULL (inline fast
+   paths at the end of this header; these are the general paths). */
+void      sr__profiler_alloc_slow(sr_runtime *rt, struct sr__hdr *h, size_t charge);
+void      sr__profiler_free_slow(sr_runtime *rt, struct sr__hdr *h, size_t charge);
 
 /* ---- shared between profiler.c and report.c ----------------------------------------- */
 
@@ -30,10 +31,14 @@ void      sr__profiler_on_free(sr_runtime *rt, struct sr__hdr *h, size_t charge)
 #define SR__PROF_EXTRA_FRAMES 8u         /* library frames captured beyond the configured depth */
 
 /* Counters of one category: raw blocks or one object type. */
+/* Field order matters: counters updated together are never neighbours, so the
+   compiler does not pair them into one 16-byte load right after two 8-byte
+   stores of the previous call (a store-forwarding stall). */
 typedef struct sr__ptype {
     uint64_t allocations;
-    size_t   bytes, peak;
     uint64_t frees;        /* live count = allocations - frees */
+    size_t   peak;
+    size_t   bytes;
 } sr__ptype;
 
 /* One distinct (category, call stack) pair. */
@@ -86,14 +91,15 @@ struct sr__profiler {
 
     /* leak baseline */
     uint32_t epoch;
-    size_t leak_count, leak_bytes;         /* objects since the mark, alive */
-    size_t leak_raw_count, leak_raw_bytes; /* raw blocks since the mark, alive */
+    /* objects / raw blocks since the mark, alive (interleaved: see sr__ptype) */
+    size_t leak_count, leak_raw_count, leak_bytes, leak_raw_bytes;
 
     /* sr_profiler_stats output (valid until the next profiler call) */
     sr_type_profile *out;
     size_t out_cap;                  /* > type_cap: never grown by sr_profiler_stats */
 
-    size_t bytes;                    /* own memory, through sr__sys_* */
+    struct sr__bt_cache *bt_cache;   /* symbolization cache, made at the first report */
+    size_t bytes;                    /* own memory, through sr__sys_* (the cache's included) */
 };
 
 /* A self-contained copy of the profile (what a snapshot holds). Strings and
@@ -120,6 +126,13 @@ struct sr_profiler_snapshot {
     char *names;
 };
 
+/* A diff as allocated: the public part first. */
+struct sr__diff_alloc {
+    sr_profile_diff d;
+    sr_profile_diff_entry *types, *stacks;
+    size_t depth;          /* frames shown per stack (the newer snapshot's depth) */
+};
+
 /* Builds a view of rt's profile (malloc'd; NULL when out of memory). */
 sr_profiler_snapshot *sr__profiler_view(sr_runtime *rt);
 /* Type name of a category: "<raw>", the registered name, or "<other types>". */
@@ -129,5 +142,92 @@ const char *sr__profiler_type_name(sr_runtime *rt, uint32_t slot);
    NULL for a detached snapshot (no leak section then). */
 char *sr__report_render(sr_runtime *rt, const sr_profiler_snapshot *v, sr_report_format fmt);
 char *sr__report_leaks_at_exit(sr_runtime *rt);
+
+/* ---- the heap's hooks, inline ------------------------------------------------------- *
+ * The common case of a profiled allocation — a known type, no stack to take
+ * now (sampling), room in the block table — and of a profiled free is a few
+ * counter updates and one table probe; inlined into the heap it costs no call.
+ * Everything else goes to the general paths in profiler.c. The macros take
+ * rt->prof at the call site, where struct sr_runtime is complete. */
+
+#define sr__profiler_on_alloc(rt, h, charge) sr__prof_alloc_hot((rt)->prof, (rt), (h), (charge))
+#define sr__profiler_on_free(rt, h, charge)  sr__prof_free_hot((rt)->prof, (rt), (h), (charge))
+
+static inline size_t sr__pb_home(const sr__profiler *p, uintptr_t key)
+{
+    return (size_t)(((uint64_t)(key >> 4) * 0x9E3779B97F4A7C15ull) >> p->block_shift);
+}
+
+static inline uint32_t sr__prof_slot_of(const struct sr__hdr *h)
+{
+    return (h->info & SR__KIND_MASK) == SR__KIND_OBJ ? h->info >> 8 : SR__PROF_RAW_SLOT;
+}
+
+static inline void sr__prof_alloc_hot(sr__profiler *p, sr_runtime *rt, struct sr__hdr *h, size_t charge)
+{
+    uint32_t slot = sr__prof_slot_of(h);
+    if (__builtin_expect(slot >= p->type_cap || p->sample_bytes == 0 || (uint64_t)charge >= (uint64_t)p->countdown ||
+                             (p->block_count + 1) * 2 > p->block_cap, 0)) {
+        sr__profiler_alloc_slow(rt, h, charge);
+        return;
+    }
+    p->countdown -= (int64_t)charge;
+    sr__ptype *t = &p->types[slot];
+    t->allocations++;
+    t->bytes += charge;
+    if (t->bytes > t->peak) t->peak = t->bytes;
+    size_t mask = p->block_cap - 1, i = sr__pb_home(p, (uintptr_t)h);
+    while (p->blocks[i].key) i = (i + 1) & mask;
+    p->blocks[i].key = (uintptr_t)h;
+    p->blocks[i].stack = 0;
+    p->blocks[i].epoch = p->epoch;
+    p->block_count++;
+    if (slot != SR__PROF_RAW_SLOT) {
+        p->leak_count++;
+        p->leak_bytes += charge;
+    } else {
+        p->leak_raw_count++;
+        p->leak_raw_bytes += charge;
+    }
+}
+
+static inline void sr__prof_free_hot(sr__profiler *p, sr_runtime *rt, struct sr__hdr *h, size_t charge)
+{
+    uint32_t slot = sr__prof_slot_of(h);
+    size_t mask = p->block_cap - 1, i = sr__pb_home(p, (uintptr_t)h);
+    uintptr_t key = (uintptr_t)h;
+    while (p->blocks[i].key != key && p->blocks[i].key != 0) i = (i + 1) & mask;
+    /* the common case: a record without a stack, a category with a slot */
+    if (__builtin_expect(slot >= p->type_cap || p->blocks[i].key != key || p->blocks[i].stack != 0, 0)) {
+        sr__profiler_free_slow(rt, h, charge);
+        return;
+    }
+    uint32_t epoch = p->blocks[i].epoch;
+    /* backward-shift deletion: pull later members of the cluster into the hole
+       unless their home lies cyclically in (hole, j] */
+    for (size_t j = i;;) {
+        j = (j + 1) & mask;
+        uintptr_t k = p->blocks[j].key;
+        if (!k) break;
+        size_t home = sr__pb_home(p, k);
+        if ((i <= j) ? (i < home && home <= j) : (i < home || home <= j)) continue;
+        p->blocks[i] = p->blocks[j];
+        i = j;
+    }
+    p->blocks[i].key = 0;
+    p->block_count--;
+    sr__ptype *t = &p->types[slot];
+    t->frees++;
+    t->bytes -= charge;
+    if (epoch == p->epoch) {
+        if (slot != SR__PROF_RAW_SLOT) {
+            p->leak_count--;
+            p->leak_bytes -= charge;
+        } else {
+            p->leak_raw_count--;
+            p->leak_raw_bytes -= charge;
+        }
+    }
+}
 
 #endif

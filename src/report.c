@@ -116,53 +116,57 @@ static void sr__sb_json_str(sr__sb *b, const char *s)
     sr__sb_putc(b, '"');
 }
 
-/* ---- symbolization cache ------------------------------------------------------------- */
-
-typedef struct sr__sym {
-    void *addr;
-    char *text;
-} sr__sym;
+/* ---- symbolization ------------------------------------------------------------------- *
+ * Through the backtrace module's cache: the runtime's profiler keeps one for
+ * its lifetime (libdw's module list is read once); a detached snapshot or diff
+ * (or a runtime whose allocator refuses the cache) gets a cache of its own for
+ * one rendering, on a scratch runtime record that only carries the C library
+ * allocator: symbolizing without a cache costs milliseconds an address. */
 
 typedef struct sr__symcache {
-    sr__sym *e;
-    size_t cap;   /* power of two, or 0 when the table could not be made */
+    sr_runtime *rt;          /* whose sys memory the cache uses */
+    sr__bt_cache *c;         /* NULL: uncached */
+    bool scratch;            /* rt is a scratch record owned by this rendering */
 } sr__symcache;
 
-static void sr__symcache_init(sr__symcache *c, size_t frames)
+static void *sr__libc_malloc_cb(size_t n, void *ud) { SR__UNUSED(ud); return malloc(n); }
+static void *sr__libc_realloc_cb(void *p, size_t n, void *ud) { SR__UNUSED(ud); return realloc(p, n); }
+static void sr__libc_free_cb(void *p, void *ud) { SR__UNUSED(ud); free(p); }
+
+static void sr__symcache_init(sr__symcache *c, sr_runtime *rt)
 {
-    size_t cap = 64;
-    while (cap < frames * 2 && cap < ((size_t)1 << 40)) cap *= 2;
-    c->e = calloc(cap, sizeof *c->e);
-    c->cap = c->e ? cap : 0;
+    memset(c, 0, sizeof *c);
+    if (rt && rt->prof) {
+        if (!rt->prof->bt_cache) rt->prof->bt_cache = sr__bt_cache_new(rt);
+        if (rt->prof->bt_cache) {
+            c->rt = rt;
+            c->c = rt->prof->bt_cache;
+            return;
+        }
+        /* the runtime's allocator refused: a cache on the C library's for this report */
+    }
+    sr_runtime *s = calloc(1, sizeof *s);
+    if (!s) return;
+    s->sys.malloc = sr__libc_malloc_cb;
+    s->sys.realloc = sr__libc_realloc_cb;
+    s->sys.free = sr__libc_free_cb;
+    c->rt = s;
+    c->scratch = true;
+    c->c = sr__bt_cache_new(s);
 }
 
 static void sr__symcache_fini(sr__symcache *c)
 {
-    for (size_t i = 0; i < c->cap; i++) free(c->e[i].text);
-    free(c->e);
+    if (!c->scratch) return;
+    sr__bt_cache_free(c->rt, c->c);
+    free(c->rt);
 }
 
-/* The symbolized text of addr ("function+0xoff (file:line)" or "0x... (unknown)"). */
+/* The symbolized text of addr ("function+0xoff (file:line)" or "0x... (unknown)") in tmp. */
 static const char *sr__sym_text(sr__symcache *c, void *addr, char *tmp, size_t tmp_size)
 {
-    size_t i = 0, mask = c->cap - 1;
-    if (c->cap) {
-        i = (size_t)(((uint64_t)(uintptr_t)addr * 0x9E3779B97F4A7C15ull) >> 20) & mask;
-        while (c->e[i].addr) {
-            if (c->e[i].addr == addr) return c->e[i].text;
-            i = (i + 1) & mask;
-        }
-    }
-    int n = sr__bt_symbolize(addr, tmp, tmp_size);
+    int n = c->c ? sr__bt_cache_symbolize(c->rt, c->c, addr, tmp, tmp_size) : sr__bt_symbolize(addr, tmp, tmp_size);
     if (n < 0) snprintf(tmp, tmp_size, "%p (unknown)", addr);
-    if (c->cap) {
-        char *t = strdup(tmp);
-        if (t) {
-            c->e[i].addr = addr;
-            c->e[i].text = t;
-            return t;
-        }
-    }
     return tmp;
 }
 
@@ -185,10 +189,13 @@ static bool sr__sym_is_library(sr__symcache *c, void *addr)
 
 typedef struct sr__group {
     const char *type;
-    void **frames;       /* the frames shown, innermost first */
+    void **frames;          /* the frames shown, innermost first */
     size_t depth;
-    size_t count, bytes;
+    size_t count, bytes;    /* live (in a diff: in the newer snapshot) */
+    int64_t count_diff, bytes_diff;
     uint64_t allocations;
+    sr__hdr *sample;        /* leaks: one member */
+    bool raw;               /* leaks: raw blocks */
 } sr__group;
 
 static int sr__group_key_cmp(const void *a, const void *b)
@@ -210,6 +217,14 @@ static int sr__group_bytes_cmp(const void *a, const void *b)
     return sr__group_key_cmp(a, b);
 }
 
+static int sr__group_growth_cmp(const void *a, const void *b)
+{
+    const sr__group *x = a, *y = b;
+    if (x->bytes_diff != y->bytes_diff) return x->bytes_diff > y->bytes_diff ? -1 : 1;
+    if (x->count_diff != y->count_diff) return x->count_diff > y->count_diff ? -1 : 1;
+    return sr__group_bytes_cmp(a, b);
+}
+
 /* Cuts the library frames off a captured stack (see the top of the file). */
 static void sr__trim(sr__symcache *c, void **frames, size_t depth, size_t keep, void ***out, size_t *out_depth)
 {
@@ -220,6 +235,33 @@ static void sr__trim(sr__symcache *c, void **frames, size_t depth, size_t keep, 
     if (n > keep) n = keep;
     *out = frames + first;
     *out_depth = n;
+}
+
+/* Merges groups with the same type and shown frames (summing their figures,
+   keeping the first sample), drops those left empty, sorts by `order`.
+   Returns the new count. */
+static size_t sr__groups_merge(sr__group *g, size_t n, int (*order)(const void *, const void *), bool diff)
+{
+    qsort(g, n, sizeof *g, sr__group_key_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k && sr__group_key_cmp(&g[k - 1], &g[i]) == 0) {
+            sr__group *m = &g[k - 1];
+            m->count += g[i].count;
+            m->bytes += g[i].bytes;
+            m->count_diff += g[i].count_diff;
+            m->bytes_diff += g[i].bytes_diff;
+            m->allocations += g[i].allocations;
+            if (!m->sample) m->sample = g[i].sample;
+        } else {
+            g[k++] = g[i];
+        }
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (diff ? (g[i].count_diff || g[i].bytes_diff) : g[i].count != 0) g[m++] = g[i];
+    qsort(g, m, sizeof *g, order);
+    return m;
 }
 
 /* Groups of the view's live stacks, merged after trimming, largest first. */
@@ -237,20 +279,26 @@ static sr__group *sr__groups_of_view(const sr_profiler_snapshot *v, sr__symcache
         g[i].bytes = s->bytes;
         g[i].allocations = s->allocations;
     }
-    size_t n = v->stack_count;
-    qsort(g, n, sizeof *g, sr__group_key_cmp);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (k && sr__group_key_cmp(&g[k - 1], &g[i]) == 0) {
-            g[k - 1].count += g[i].count;
-            g[k - 1].bytes += g[i].bytes;
-            g[k - 1].allocations += g[i].allocations;
-        } else {
-            g[k++] = g[i];
-        }
+    *count = sr__groups_merge(g, v->stack_count, sr__group_bytes_cmp, false);
+    return g;
+}
+
+/* Groups of a diff's stacks, merged after trimming, largest growth first. */
+static sr__group *sr__groups_of_diff(const sr_profile_diff *d, sr__symcache *c, size_t *count)
+{
+    *count = 0;
+    sr__group *g = calloc(d->stack_count ? d->stack_count : 1, sizeof *g);
+    if (!g) return NULL;
+    for (size_t i = 0; i < d->stack_count; i++) {
+        const sr_profile_diff_entry *e = &d->stacks[i];
+        g[i].type = e->type_name;
+        sr__trim(c, (void **)(uintptr_t)e->frames, e->frame_count, SR__PROF_MAX_FRAMES, &g[i].frames, &g[i].depth);
+        g[i].count = e->count;
+        g[i].bytes = e->bytes;
+        g[i].count_diff = e->count_diff;
+        g[i].bytes_diff = e->bytes_diff;
     }
-    qsort(g, k, sizeof *g, sr__group_bytes_cmp);
-    *count = k;
+    *count = sr__groups_merge(g, d->stack_count, sr__group_growth_cmp, true);
     return g;
 }
 
@@ -288,40 +336,17 @@ static void sr__folded_name(sr__sb *b, const char *s, size_t n)
 
 /* ---- leaks (live blocks allocated since the mark, or all at shutdown) ---------------- */
 
-typedef struct sr__leak {
-    uint32_t slot, stack;
-    sr__hdr *sample;
-    size_t count, bytes;
-    bool raw;
-} sr__leak;
-
-static int sr__leak_key_cmp(const void *a, const void *b)
-{
-    const sr__leak *x = a, *y = b;
-    if (x->slot != y->slot) return x->slot < y->slot ? -1 : 1;
-    if (x->stack != y->stack) return x->stack < y->stack ? -1 : 1;
-    return (uintptr_t)x->sample < (uintptr_t)y->sample ? -1 : (uintptr_t)x->sample > (uintptr_t)y->sample;
-}
-
-static int sr__leak_bytes_cmp(const void *a, const void *b)
-{
-    const sr__leak *x = a, *y = b;
-    if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
-    if (x->count != y->count) return x->count > y->count ? -1 : 1;
-    return sr__leak_key_cmp(a, b);
-}
-
-/* Live blocks with a record whose epoch is `epoch` (0: all), grouped by
-   (category, stack), largest first; untracked blocks are not seen. */
-static sr__leak *sr__leaks_collect(sr_runtime *rt, uint32_t epoch, size_t *count)
+/* Live blocks with a record whose epoch is `epoch` (0: all), grouped by type
+   and shown frames, largest first; untracked blocks are not seen. */
+static sr__group *sr__leaks_collect(sr_runtime *rt, sr__symcache *c, uint32_t epoch, size_t *count)
 {
     sr__profiler *p = rt->prof;
     *count = 0;
     size_t n = 0;
     for (size_t i = 0; i < p->block_cap; i++)
         n += p->blocks[i].key && (epoch == 0 || p->blocks[i].epoch == epoch);
-    sr__leak *l = calloc(n ? n : 1, sizeof *l);
-    if (!l) return NULL;
+    sr__group *g = calloc(n ? n : 1, sizeof *g);
+    if (!g) return NULL;
     size_t k = 0;
     for (size_t i = 0; i < p->block_cap; i++) {
         const sr__pblock *r = &p->blocks[i];
@@ -330,31 +355,23 @@ static sr__leak *sr__leaks_collect(sr_runtime *rt, uint32_t epoch, size_t *count
         bool raw = sr__kind(h) != SR__KIND_OBJ;
         uint32_t slot = raw ? SR__PROF_RAW_SLOT : h->info >> 8;
         if (!raw && slot >= p->type_cap) slot = UINT32_MAX;
-        l[k].slot = slot;
-        l[k].stack = r->stack;
-        l[k].sample = h;
-        l[k].count = 1;
-        l[k].bytes = sr__heap_charge_of(rt, h);
-        l[k].raw = raw;
-        k++;
-    }
-    qsort(l, k, sizeof *l, sr__leak_key_cmp);
-    size_t m = 0;
-    for (size_t i = 0; i < k; i++) {
-        if (m && l[m - 1].slot == l[i].slot && l[m - 1].stack == l[i].stack) {
-            l[m - 1].count++;
-            l[m - 1].bytes += l[i].bytes;
-        } else {
-            l[m++] = l[i];
+        sr__group *e = &g[k++];
+        e->type = sr__profiler_type_name(rt, slot);
+        if (r->stack) {
+            const sr__pstack *s = &p->stacks[r->stack];
+            sr__trim(c, &p->frame_pool[s->frames], s->depth, p->depth, &e->frames, &e->depth);
         }
+        e->sample = h;
+        e->count = 1;
+        e->bytes = sr__heap_charge_of(rt, h);
+        e->raw = raw;
     }
-    qsort(l, m, sizeof *l, sr__leak_bytes_cmp);
-    *count = m;
-    return l;
+    *count = sr__groups_merge(g, k, sr__group_bytes_cmp, false);
+    return g;
 }
 
 /* Renders the sample of a leak group into tmp. */
-static const char *sr__leak_sample(sr_runtime *rt, const sr__leak *l, char *tmp, size_t size)
+static const char *sr__leak_sample(sr_runtime *rt, const sr__group *l, char *tmp, size_t size)
 {
     if (l->raw) {
         snprintf(tmp, size, "raw block @%p, %zu usable bytes", sr__payload_of(l->sample),
@@ -362,31 +379,17 @@ static const char *sr__leak_sample(sr_runtime *rt, const sr__leak *l, char *tmp,
         return tmp;
     }
     int n = sr_rc_describe(rt, sr__payload_of(l->sample), tmp, size);
-    if (n < 0) snprintf(tmp, size, "%s@%p", sr__profiler_type_name(rt, l->slot), sr__payload_of(l->sample));
+    if (n < 0) snprintf(tmp, size, "%s@%p", l->type, sr__payload_of(l->sample));
     return tmp;
 }
 
-static void sr__leak_frames(sr_runtime *rt, sr__symcache *c, const sr__leak *l, void ***frames, size_t *depth)
-{
-    sr__profiler *p = rt->prof;
-    *frames = NULL;
-    *depth = 0;
-    if (!l->stack) return;
-    const sr__pstack *s = &p->stacks[l->stack];
-    sr__trim(c, &p->frame_pool[s->frames], s->depth, p->depth, frames, depth);
-}
-
-static void sr__text_leaks(sr__sb *b, sr_runtime *rt, sr__symcache *c, const sr__leak *l, size_t n)
+static void sr__text_leaks(sr__sb *b, sr_runtime *rt, sr__symcache *c, const sr__group *l, size_t n)
 {
     char tmp[1024];
     size_t shown = n < SR__REPORT_TOP_LEAKS ? n : SR__REPORT_TOP_LEAKS;
     for (size_t i = 0; i < shown; i++) {
-        sr__sb_printf(b, "  %zu x %s (%zu bytes), allocated at:\n", l[i].count,
-                      sr__profiler_type_name(rt, l[i].slot), l[i].bytes);
-        void **frames;
-        size_t depth;
-        sr__leak_frames(rt, c, &l[i], &frames, &depth);
-        if (l[i].stack) sr__text_frames(b, c, frames, depth, "      ");
+        sr__sb_printf(b, "  %zu x %s (%zu bytes), allocated at:\n", l[i].count, l[i].type, l[i].bytes);
+        if (l[i].depth) sr__text_frames(b, c, l[i].frames, l[i].depth, "      ");
         else sr__sb_puts(b, "      (stack not sampled)\n");
         sr__sb_printf(b, "    sample: %s\n", sr__leak_sample(rt, &l[i], tmp, sizeof tmp));
     }
@@ -445,7 +448,7 @@ static void sr__render_text(sr__sb *b, sr_runtime *rt, const sr_profiler_snapsho
 
     if (!rt) return;
     size_t nl = 0;
-    sr__leak *l = sr__leaks_collect(rt, rt->prof->epoch, &nl);
+    sr__group *l = sr__leaks_collect(rt, c, rt->prof->epoch, &nl);
     if (!l) { b->failed = true; return; }
     size_t objs = rt->prof->leak_count, raws = rt->prof->leak_raw_count;
     sr__sb_printf(b, "\nPotential leaks since the last mark: %zu objects (%zu bytes), %zu raw blocks (%zu bytes)\n",
@@ -494,20 +497,17 @@ static void sr__render_json(sr__sb *b, sr_runtime *rt, const sr_profiler_snapsho
     sr__sb_putc(b, ']');
     if (rt) {
         size_t nl = 0;
-        sr__leak *l = sr__leaks_collect(rt, rt->prof->epoch, &nl);
+        sr__group *l = sr__leaks_collect(rt, c, rt->prof->epoch, &nl);
         if (!l) { b->failed = true; return; }
         char tmp[1024];
         sr__sb_puts(b, ",\"leaks\":[");
         for (size_t i = 0; i < nl; i++) {
             if (i) sr__sb_putc(b, ',');
             sr__sb_puts(b, "{\"type\":");
-            sr__sb_json_str(b, sr__profiler_type_name(rt, l[i].slot));
+            sr__sb_json_str(b, l[i].type);
             sr__sb_printf(b, ",\"kind\":\"%s\",\"count\":%zu,\"bytes\":%zu,\"frames\":", l[i].raw ? "raw" : "object",
                           l[i].count, l[i].bytes);
-            void **frames;
-            size_t depth;
-            sr__leak_frames(rt, c, &l[i], &frames, &depth);
-            sr__json_frames(b, c, frames, depth);
+            sr__json_frames(b, c, l[i].frames, l[i].depth);
             sr__sb_puts(b, ",\"sample\":");
             sr__sb_json_str(b, sr__leak_sample(rt, &l[i], tmp, sizeof tmp));
             sr__sb_putc(b, '}');
@@ -596,11 +596,9 @@ static void sr__render_folded(sr__sb *b, const sr_profiler_snapshot *v, sr__symc
 
 char *sr__report_render(sr_runtime *rt, const sr_profiler_snapshot *v, sr_report_format fmt)
 {
-    size_t frames = 0;
-    for (size_t i = 0; i < v->stack_count; i++) frames += v->stacks[i].depth;
-    if (rt) frames += (size_t)rt->prof->stack_count * 4;
+    size_t internal = rt ? rt->internal_bytes : 0;
     sr__symcache c;
-    sr__symcache_init(&c, frames);
+    sr__symcache_init(&c, rt);
     sr__sb b = { 0 };
     switch (fmt) {
     case SR_REPORT_TEXT: sr__render_text(&b, rt, v, &c); break;
@@ -609,6 +607,7 @@ char *sr__report_render(sr_runtime *rt, const sr_profiler_snapshot *v, sr_report
     default: b.failed = true; break;
     }
     sr__symcache_fini(&c);
+    if (rt && rt->internal_bytes > internal) rt->prof->bytes += rt->internal_bytes - internal;  /* the cache grew */
     return sr__sb_finish(&b);
 }
 
@@ -616,11 +615,12 @@ char *sr__report_leaks_at_exit(sr_runtime *rt)
 {
     sr_profiler_snapshot *v = sr__profiler_view(rt);
     if (!v) return NULL;
+    size_t internal = rt->internal_bytes;
     sr__symcache c;
-    sr__symcache_init(&c, (size_t)rt->prof->stack_count * 4);
+    sr__symcache_init(&c, rt);
     sr__sb b = { 0 };
     size_t nl = 0;
-    sr__leak *l = sr__leaks_collect(rt, 0, &nl);
+    sr__group *l = sr__leaks_collect(rt, &c, 0, &nl);
     if (l) {
         sr__sb_printf(&b, "scriptrt: leak report at shutdown: %zu objects and %zu raw blocks still alive "
                           "(%zu bytes)\n\n", rt->heap.live_objects, rt->heap.live_blocks, rt->heap.used);
@@ -634,11 +634,17 @@ char *sr__report_leaks_at_exit(sr_runtime *rt)
         b.failed = true;
     }
     sr__symcache_fini(&c);
+    if (rt->internal_bytes > internal) rt->prof->bytes += rt->internal_bytes - internal;
     sr_profiler_snapshot_free(v);
     return sr__sb_finish(&b);
 }
 
 /* ---- snapshot differences ---------------------------------------------------------------- */
+
+static size_t sr__diff_depth(const sr_profile_diff *d)
+{
+    return ((const struct sr__diff_alloc *)(const void *)d)->depth;
+}
 
 static void sr__diff_text(sr__sb *b, const sr_profile_diff *d, sr__symcache *c)
 {
@@ -652,33 +658,17 @@ static void sr__diff_text(sr__sb *b, const sr_profile_diff *d, sr__symcache *c)
         sr__sb_printf(b, "  %-24s %+12" PRId64 " %+12" PRId64 " %10zu %12zu\n", e->type_name, e->count_diff,
                       e->bytes_diff, e->count, e->bytes);
     }
-    size_t shown = d->stack_count < SR__REPORT_TOP_STACKS ? d->stack_count : SR__REPORT_TOP_STACKS;
-    sr__sb_printf(b, "\nBy allocation stack (%zu of %zu):\n", shown, d->stack_count);
+    size_t ng = 0;
+    sr__group *g = sr__groups_of_diff(d, c, &ng);
+    if (!g) { b->failed = true; return; }
+    size_t shown = ng < SR__REPORT_TOP_STACKS ? ng : SR__REPORT_TOP_STACKS;
+    sr__sb_printf(b, "\nBy allocation stack (%zu of %zu):\n", shown, ng);
     for (size_t i = 0; i < shown; i++) {
-        const sr_profile_diff_entry *e = &d->stacks[i];
         sr__sb_printf(b, "  #%zu  %+" PRId64 " bytes, %+" PRId64 " %s (now %zu bytes in %zu)\n", i + 1,
-                      e->bytes_diff, e->count_diff, e->type_name, e->bytes, e->count);
-        void **frames;
-        size_t depth;
-        sr__trim(c, (void **)(uintptr_t)e->frames, e->frame_count, SR__PROF_MAX_FRAMES, &frames, &depth);
-        sr__text_frames(b, c, frames, depth, "      ");
+                      g[i].bytes_diff, g[i].count_diff, g[i].type, g[i].bytes, g[i].count);
+        sr__text_frames(b, c, g[i].frames, g[i].depth < sr__diff_depth(d) ? g[i].depth : sr__diff_depth(d), "      ");
     }
-}
-
-static void sr__diff_json_entry(sr__sb *b, const sr_profile_diff_entry *e, sr__symcache *c, bool with_frames)
-{
-    sr__sb_puts(b, "{\"type\":");
-    sr__sb_json_str(b, e->type_name);
-    sr__sb_printf(b, ",\"count_diff\":%" PRId64 ",\"bytes_diff\":%" PRId64 ",\"count\":%zu,\"bytes\":%zu",
-                  e->count_diff, e->bytes_diff, e->count, e->bytes);
-    if (with_frames) {
-        void **frames;
-        size_t depth;
-        sr__trim(c, (void **)(uintptr_t)e->frames, e->frame_count, SR__PROF_MAX_FRAMES, &frames, &depth);
-        sr__sb_puts(b, ",\"frames\":");
-        sr__json_frames(b, c, frames, depth);
-    }
-    sr__sb_putc(b, '}');
+    free(g);
 }
 
 static void sr__diff_json(sr__sb *b, const sr_profile_diff *d, sr__symcache *c)
@@ -688,35 +678,51 @@ static void sr__diff_json(sr__sb *b, const sr_profile_diff *d, sr__symcache *c)
                   d->elapsed_ns, d->memory_diff, d->allocations_diff);
     sr__sb_puts(b, "\"types\":[");
     for (size_t i = 0; i < d->type_count; i++) {
+        const sr_profile_diff_entry *e = &d->types[i];
         if (i) sr__sb_putc(b, ',');
-        sr__diff_json_entry(b, &d->types[i], c, false);
+        sr__sb_puts(b, "{\"type\":");
+        sr__sb_json_str(b, e->type_name);
+        sr__sb_printf(b, ",\"count_diff\":%" PRId64 ",\"bytes_diff\":%" PRId64 ",\"count\":%zu,\"bytes\":%zu}",
+                      e->count_diff, e->bytes_diff, e->count, e->bytes);
     }
     sr__sb_puts(b, "],\"stacks\":[");
-    for (size_t i = 0; i < d->stack_count; i++) {
+    size_t ng = 0;
+    sr__group *g = sr__groups_of_diff(d, c, &ng);
+    if (!g) { b->failed = true; return; }
+    for (size_t i = 0; i < ng; i++) {
         if (i) sr__sb_putc(b, ',');
-        sr__diff_json_entry(b, &d->stacks[i], c, true);
+        sr__sb_puts(b, "{\"type\":");
+        sr__sb_json_str(b, g[i].type);
+        sr__sb_printf(b, ",\"count_diff\":%" PRId64 ",\"bytes_diff\":%" PRId64 ",\"count\":%zu,\"bytes\":%zu",
+                      g[i].count_diff, g[i].bytes_diff, g[i].count, g[i].bytes);
+        sr__sb_puts(b, ",\"frames\":");
+        sr__json_frames(b, c, g[i].frames, g[i].depth < sr__diff_depth(d) ? g[i].depth : sr__diff_depth(d));
+        sr__sb_putc(b, '}');
     }
+    free(g);
     sr__sb_puts(b, "]}\n");
 }
 
 static void sr__diff_folded(sr__sb *b, const sr_profile_diff *d, sr__symcache *c)
 {
-    size_t n = d->stack_count;
+    size_t n = 0;
+    sr__group *g = sr__groups_of_diff(d, c, &n);
     const char **types = calloc(n ? n : 1, sizeof *types);
     void ***frames = calloc(n ? n : 1, sizeof *frames);
     size_t *depths = calloc(n ? n : 1, sizeof *depths);
     int64_t *bytes = calloc(n ? n : 1, sizeof *bytes);
-    if (types && frames && depths && bytes) {
+    if (g && types && frames && depths && bytes) {
         for (size_t i = 0; i < n; i++) {
-            const sr_profile_diff_entry *e = &d->stacks[i];
-            types[i] = e->type_name;
-            sr__trim(c, (void **)(uintptr_t)e->frames, e->frame_count, SR__PROF_MAX_FRAMES, &frames[i], &depths[i]);
-            bytes[i] = e->bytes_diff;
+            types[i] = g[i].type;
+            frames[i] = g[i].frames;
+            depths[i] = g[i].depth < sr__diff_depth(d) ? g[i].depth : sr__diff_depth(d);
+            bytes[i] = g[i].bytes_diff;
         }
         sr__render_folded_lines(b, c, n, types, (void **const *)frames, depths, bytes);
     } else {
         b->failed = true;
     }
+    free(g);
     free(types);
     free(frames);
     free(depths);
@@ -726,10 +732,8 @@ static void sr__diff_folded(sr__sb *b, const sr_profile_diff *d, sr__symcache *c
 char *sr_profiler_diff_report(const sr_profile_diff *diff, sr_report_format fmt)
 {
     if (!diff) return NULL;
-    size_t frames = 0;
-    for (size_t i = 0; i < diff->stack_count; i++) frames += diff->stacks[i].frame_count;
     sr__symcache c;
-    sr__symcache_init(&c, frames);
+    sr__symcache_init(&c, NULL);
     sr__sb b = { 0 };
     switch (fmt) {
     case SR_REPORT_TEXT: sr__diff_text(&b, diff, &c); break;

@@ -390,6 +390,45 @@ static void teardown_finalizes_every_live_object_once(void **state)
     assert_int_equal(ta.live_blocks, 0);
 }
 
+/* Teardown finalizers that create objects (finalized too), and a teardown
+   whose snapshot array cannot be allocated (the 64-entry fallback). */
+static int g_spawn_left;
+static sr_type_id g_spawn_type;
+static void spawning_finalize(sr_runtime *rt, void *obj)
+{
+    (void)obj;
+    g_log.count++;
+    if (g_spawn_left > 0) {
+        g_spawn_left--;
+        void *n = sr_rc_new(rt, g_spawn_type);   /* leaked on purpose */
+        (void)n;
+    }
+}
+
+static void teardown_finalizes_objects_made_by_finalizers(void **state)
+{
+    (void)state;
+    for (int failing = 0; failing < 2; failing++) {
+        memset(&g_log, 0, sizeof g_log);
+        sr_test_alloc ta = { 0 };
+        sr_config c = sr_test_config(&ta);
+        c.enable_profiling = false;
+        sr_runtime *rt = NULL;
+        assert_int_equal(sr_runtime_new(&c, &rt), SR_OK);
+        sr_type t = { "Spawner", sizeof(node), node_fields, 2, NULL, spawning_finalize };
+        assert_int_equal(sr_type_register(rt, &t, &g_spawn_type), SR_OK);
+        for (int i = 0; i < 200; i++) assert_non_null(sr_rc_new(rt, g_spawn_type));
+        g_spawn_left = 5;
+        if (failing) {
+            ta.fail_at = ta.calls + 1;      /* no snapshot array: chunks of 64 */
+            ta.fail_all_after = true;
+        }
+        sr_runtime_free(rt);
+        assert_int_equal(g_log.count, 205);
+        assert_int_equal(ta.live_bytes, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +443,7 @@ int main(void)
         cmocka_unit_test(release_inside_finalize),
         cmocka_unit_test(new_or_panic_panics_with_nomem),
         cmocka_unit_test(teardown_finalizes_every_live_object_once),
+        cmocka_unit_test(teardown_finalizes_objects_made_by_finalizers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -850,6 +850,118 @@ static void format_snprintf_and_symbols(void **state)
     free_rt(rt, &ta);
 }
 
+
+/* ---- randomized: nested protection, cleanup entries, frames, panics ------------------- */
+
+enum { RND_MAX_IDS = 20000, RND_MAX_DEPTH = 8 };
+
+typedef struct rnd_ctx {
+    sr_test_rng rng;
+    int depth;
+    int next_id;
+    int runs[RND_MAX_IDS];        /* times each entry's function ran */
+    int expected[RND_MAX_IDS];    /* 1, or 0 for entries popped without running */
+    int stack[RND_MAX_IDS];       /* the model of the cleanup stack: ids */
+    int levels[RND_MAX_IDS];      /* the protected depth each was pushed at */
+    int count;
+    int frames;                   /* the model of the script frame depth */
+    int frame_base[RND_MAX_DEPTH + 2];
+    int base[RND_MAX_DEPTH + 2];  /* model depth at entry of each level */
+    int errors;                   /* mismatches seen inside protected code */
+    int panics;
+} rnd_ctx;
+
+typedef struct rnd_arg { rnd_ctx *c; int id; } rnd_arg;
+static rnd_arg rnd_args[RND_MAX_IDS];
+
+static void rnd_cleanup(sr_runtime *rt, void *arg)
+{
+    (void)rt;
+    rnd_arg *a = arg;
+    a->c->runs[a->id]++;
+}
+
+/* Entries of levels >= level have run by now: drop them from the model. */
+static void rnd_model_unwind(rnd_ctx *c, int level)
+{
+    while (c->count > 0 && c->levels[c->count - 1] >= level) c->count--;
+    c->frames = c->frame_base[level];
+}
+
+static void rnd_level(sr_runtime *rt, void *arg)
+{
+    rnd_ctx *c = arg;
+    int level = ++c->depth;
+    c->base[level] = c->count;
+    c->frame_base[level] = c->frames;
+    int ops = (int)(sr_test_rand(&c->rng) % 12);
+    for (int i = 0; i < ops; i++) {
+        unsigned op = (unsigned)(sr_test_rand(&c->rng) % 8);
+        if (op <= 1 && c->next_id < RND_MAX_IDS) {                     /* push */
+            int id = c->next_id++;
+            rnd_args[id] = (rnd_arg){ c, id };
+            c->expected[id] = 1;
+            c->stack[c->count] = id;
+            c->levels[c->count++] = level;
+            sr_cleanup_push(rt, rnd_cleanup, &rnd_args[id]);
+        } else if (op == 2 && c->count > c->base[level]) {              /* pop */
+            bool run = sr_test_rand(&c->rng) & 1;
+            int id = c->stack[--c->count];
+            if (!run) c->expected[id] = 0;
+            sr_cleanup_pop(rt, run);
+            if (c->runs[id] != (run ? 1 : 0)) c->errors++;
+        } else if (op == 3) {                                           /* frame push */
+            sr_frame_push(rt, "f", "r.sr", c->frames);
+            c->frames++;
+        } else if (op == 4 && c->frames > c->frame_base[level]) {       /* frame pop */
+            sr_frame_pop(rt);
+            c->frames--;
+        } else if (op == 5 && level < RND_MAX_DEPTH) {                  /* nest */
+            size_t cc = rt->panic.cleanup_count, fc = rt->panic.frame_count;
+            sr_status st = sr_execute_protected(rt, rnd_level, c);
+            (void)st;
+            c->depth = level;
+            rnd_model_unwind(c, level + 1);
+            if (rt->panic.cleanup_count != cc || rt->panic.frame_count != fc) c->errors++;
+            if ((int)rt->panic.cleanup_count != c->count || (int)rt->panic.frame_count != c->frames) c->errors++;
+        } else if (op == 6) {                                           /* panic */
+            c->panics++;
+            sr_panic(rt, "random panic at level %d", level);
+        }
+    }
+    /* returning: entries left at this level are run by sr_execute_protected */
+}
+
+static void randomized_protection_model(void **state)
+{
+    (void)state;
+    sr_test_alloc ta = {0};
+    sr_runtime *rt = new_rt(&ta, 4, true);
+    uint64_t seed = sr_test_seed(12345);
+    static rnd_ctx c;
+    for (int round = 0; round < 200; round++) {
+        memset(&c, 0, sizeof c);
+        c.rng.s = seed + (uint64_t)round * 7919u;
+        for (int top = 0; top < 20; top++) {
+            c.depth = 0;
+            c.frame_base[1] = 0;
+            sr_status st = sr_execute_protected(rt, rnd_level, &c);
+            assert_true(st == SR_OK || st == SR_ERR_PANIC);
+            rnd_model_unwind(&c, 1);
+            assert_int_equal(rt->panic.cleanup_count, 0);
+            assert_int_equal(rt->panic.frame_count, 0);
+            assert_null(rt->panic.top);
+        }
+        if (c.errors) print_error("seed %llu round %d\n", (unsigned long long)seed, round);
+        assert_int_equal(c.errors, 0);
+        for (int id = 0; id < c.next_id; id++) assert_int_equal(c.runs[id], c.expected[id]);
+    }
+    sr_stats st;
+    sr_runtime_stats(rt, &st);
+    assert_true(st.panics > 100);
+    free_rt(rt, &ta);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -870,6 +982,7 @@ int main(void)
         cmocka_unit_test(alloc_or_panic),
         cmocka_unit_test(abort_outside_protection),
         cmocka_unit_test(format_snprintf_and_symbols),
+        cmocka_unit_test(randomized_protection_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

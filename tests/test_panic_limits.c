@@ -213,6 +213,51 @@ static void unguarded_recursion_really_overflows(void **state)
     assert_true(rc != 0 && rc != 3);
 }
 
+/* Two runtimes nested on one thread: each catches its own panics, and the
+   stack budget is measured from the outermost entry, whichever runtime made it. */
+typedef struct two_ctx { sr_runtime *b; rec_ctx deep; sr_status inner; int after; } two_ctx;
+
+static void fn_b(sr_runtime *rt, void *arg) { (void)recurse(rt, arg, 0); }
+
+static NOINLINE int descend_then_b(sr_runtime *a, two_ctx *t, int level)
+{
+    volatile char pad[512];
+    pad[0] = 1;
+    sr_check_stack(a);
+    if (level >= 200) {             /* ~100+ KiB used on runtime A's budget */
+        t->inner = sr_execute_protected(t->b, fn_b, &t->deep);
+        t->after = 1;
+        return pad[0];
+    }
+    return descend_then_b(a, t, level + 1) + pad[0];
+}
+
+static void fn_a(sr_runtime *rt, void *arg) { (void)descend_then_b(rt, arg, 0); }
+
+static void two_runtimes_nested_on_one_thread(void **state)
+{
+    (void)state;
+    sr_test_alloc ta = {0}, tb = {0};
+    sr_runtime *a = new_rt(&ta, 1024 * KiB);
+    sr_runtime *b = new_rt(&tb, 192 * KiB);
+    two_ctx t;
+    memset(&t, 0, sizeof t);
+    t.b = b;
+    t.deep.check = true;
+    assert_int_equal(sr_execute_protected(a, fn_a, &t), SR_OK);
+    assert_int_equal(t.after, 1);
+    assert_int_equal(t.inner, SR_ERR_PANIC);
+    assert_null(sr_panic_last(a));
+    assert_int_equal(sr_panic_last(b)->kind, SR_PANIC_STACK);
+    /* B had 192 KiB from A's entry, and A had used 100+ KiB of it */
+    assert_true(t.deep.max_used < 100 * KiB);
+    assert_null(a->panic.top);
+    assert_null(b->panic.top);
+    sr_runtime_free(b);
+    sr_runtime_free(a);
+    assert_int_equal(ta.live_bytes + tb.live_bytes, 0);
+}
+
 /* ---- time limits --------------------------------------------------------------------- */
 
 typedef struct loop_ctx { uint64_t checks; uint64_t max; } loop_ctx;
@@ -310,6 +355,7 @@ int main(void)
         cmocka_unit_test(thread_stack_overflow_is_caught),
         cmocka_unit_test(budget_is_per_thread_not_per_creation_site),
         cmocka_unit_test(unguarded_recursion_really_overflows),
+        cmocka_unit_test(two_runtimes_nested_on_one_thread),
         cmocka_unit_test(deadline_times_out),
         cmocka_unit_test(interrupt_handler_polled_and_obeyed),
     };

@@ -764,6 +764,31 @@ static void check_consistent(sr_runtime *rt)
     assert_int_equal(st.profiler_bytes, rt->prof->bytes);
 }
 
+/* Every live block has a record; stacks account for exactly the sampled ones. */
+static void check_consistent_raw(sr_runtime *rt, size_t live)
+{
+    sr__profiler *p = rt->prof;
+    assert_int_equal(p->block_count, live);
+    size_t recorded = 0, with_stack = 0, stack_live = 0, stack_bytes = 0, est = 0;
+    for (size_t i = 0; i < p->block_cap; i++) {
+        if (!p->blocks[i].key) continue;
+        recorded++;
+        if (p->blocks[i].stack) {
+            with_stack++;
+            size_t ch = sr__heap_charge_of(rt, (sr__hdr *)p->blocks[i].key);
+            est += p->sample_bytes && ch < p->sample_bytes ? p->sample_bytes : ch;
+        }
+    }
+    for (uint32_t i = 1; i < p->stack_count; i++) {
+        stack_live += p->stacks[i].live_count;
+        stack_bytes += p->stacks[i].live_bytes;
+    }
+    assert_int_equal(recorded, live);
+    assert_int_equal(stack_live, with_stack);
+    assert_int_equal(stack_bytes, est);
+    if (p->sample_bytes == 0) assert_int_equal(with_stack, live);
+}
+
 static void failing_allocator_while_profiling(void **state)
 {
     (void)state;
@@ -864,6 +889,116 @@ static void creation_fails_cleanly_without_memory(void **state)
     }
 }
 
+/* ---- a randomized model check --------------------------------------------------------- */
+
+typedef struct model_block { void *p; size_t charge; bool large, after_mark; } model_block;
+
+static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
+
+static void randomized_against_a_model(void **state)
+{
+    (void)state;
+    uint64_t seed = sr_test_seed(0x5eedf00dull);
+    for (int round = 0; round < 6; round++) {
+        sr_test_rng rng = { seed + (uint64_t)round * 7919u };
+        sr_config c = sr_config_default();
+        c.enable_profiling = true;
+        c.profiler_sample_bytes = (round % 3 == 0) ? 0 : (round % 3 == 1 ? 256 : 65536);
+        c.profiler_stack_depth = 1 + (size_t)(round * 5) % 32;
+        sr_runtime *rt = new_rt_cfg(&c);
+        enum { SLOTS = 700, STEPS = 6000 };
+        model_block *m = calloc(SLOTS, sizeof *m);
+        uint64_t allocs = 0, frees = 0;
+        size_t peak = 0;
+        for (int step = 0; step < STEPS; step++) {
+            model_block *b = &m[sr_test_rand(&rng) % SLOTS];
+            unsigned op = (unsigned)(sr_test_rand(&rng) % 10);
+            size_t size = (sr_test_rand(&rng) % 8 == 0) ? (size_t)(sr_test_rand(&rng) % 9000)
+                                                        : (size_t)(sr_test_rand(&rng) % 300);
+            if (op == 0) {
+                sr_profiler_mark(rt);
+                for (int i = 0; i < SLOTS; i++) m[i].after_mark = false;
+            } else if (!b->p) {
+                b->p = (op < 4) ? site_a(rt, size) : site_b(rt, size);
+                assert_non_null(b->p);
+                b->charge = sr_alloc_charge(size);
+                b->large = b->charge > 2048;
+                b->after_mark = true;
+                allocs++;
+            } else if (op < 4) {
+                /* the heap's resize rule (docs/memory.md): a small block stays while
+                   it fits its class, else moves; a large one is resized in place */
+                size++;                                  /* size 0 would free */
+                size_t total = 16 + round16(size), charge = b->charge;
+                bool counted;
+                if (!b->large) {
+                    counted = total > b->charge;
+                    if (counted) charge = sr_alloc_charge(size);
+                } else {
+                    charge = 32 + total;
+                    counted = charge != b->charge;
+                }
+                void *q = sr_realloc(rt, b->p, size);
+                assert_non_null(q);
+                if (counted) {
+                    allocs++;
+                    frees++;
+                    b->after_mark = true;
+                    if (!b->large) b->large = charge > 2048;
+                }
+                b->p = q;
+                b->charge = charge;
+            } else {
+                sr_free(rt, b->p);
+                b->p = NULL;
+                frees++;
+            }
+            size_t live = 0, bytes = 0, leaks = 0, leak_bytes = 0;
+            for (int i = 0; i < SLOTS; i++) {
+                if (!m[i].p) continue;
+                live++;
+                bytes += m[i].charge;
+                if (m[i].after_mark) {
+                    leaks++;
+                    leak_bytes += m[i].charge;
+                }
+            }
+            if (bytes > peak) peak = bytes;
+            if (step % 97 == 0 || step == STEPS - 1) {
+                sr_profile p;
+                assert_true(sr_profiler_stats(rt, &p));
+                assert_int_equal(p.total_allocations, allocs);
+                assert_int_equal(p.total_frees, frees);
+                assert_int_equal(p.current_memory, bytes);
+                assert_int_equal(p.raw_leaks, leaks);
+                assert_int_equal(p.raw_leak_bytes, leak_bytes);
+                const sr_type_profile *t = find_type(&p, "<raw>");
+                if (allocs == 0) {
+                    assert_null(t);
+                    continue;
+                }
+                assert_non_null(t);
+                assert_int_equal(t->current_count, live);
+                assert_int_equal(t->current_bytes, bytes);
+                assert_true(t->peak_bytes >= peak);
+                check_consistent_raw(rt, live);
+            }
+        }
+        for (int i = 0; i < SLOTS; i++) sr_free(rt, m[i].p);
+        free(m);
+        sr_profile p;
+        assert_true(sr_profiler_stats(rt, &p));
+        assert_int_equal(p.current_memory, 0);
+        assert_int_equal(p.raw_leaks, 0);
+        assert_int_equal(rt->prof->block_count, 0);
+        for (uint32_t i = 1; i < rt->prof->stack_count; i++) {
+            assert_int_equal(rt->prof->stacks[i].live_count, 0);
+            assert_int_equal(rt->prof->stacks[i].live_bytes, 0);
+        }
+        sr_runtime_free(rt);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -882,6 +1017,7 @@ int main(void)
         cmocka_unit_test(shutdown_leak_report_defaults_to_stderr),
         cmocka_unit_test(failing_allocator_while_profiling),
         cmocka_unit_test(creation_fails_cleanly_without_memory),
+        cmocka_unit_test(randomized_against_a_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,6 +128,39 @@ static void weak_into_garbage_cycle(void **state)
     sr_runtime_free(rt);
 }
 
+/* A finalizer run by the collector makes a weak reference to its own object:
+   cleared when the object is freed after all, never left dangling. */
+static sr_weak *g_made;
+static void weak_making_finalize(sr_runtime *rt, void *o)
+{
+    if (!g_made) g_made = sr_weak_new(rt, o);
+}
+
+static void weak_made_by_finalizer_of_garbage(void **state)
+{
+    (void)state;
+    sr_runtime *rt = new_rt();
+    sr_type t = { "Maker", sizeof(obj), obj_fields, 2, NULL, weak_making_finalize };
+    sr_type_id id;
+    assert_int_equal(sr_type_register(rt, &t, &id), SR_OK);
+    obj *a = sr_rc_new(rt, id);
+    a->ref = sr_rc_retain(a);
+    sr_rc_release(rt, a);
+    g_made = NULL;
+    assert_int_equal(sr_gc_collect(rt), 1);
+    assert_non_null(g_made);
+    assert_null(sr_weak_upgrade(g_made));
+    assert_int_equal(rt->types.weak_count, 0);
+    sr_weak_free(rt, g_made);
+    g_made = NULL;
+    /* a dying object (count zero) gets no new weak reference at all */
+    obj *b = sr_rc_new(rt, id);
+    sr_rc_release(rt, b);
+    assert_null(g_made);
+    assert_int_equal(heap_used(rt), 0);
+    sr_runtime_free(rt);
+}
+
 /* Random weak handles over random objects against a model: exercises the
    table's growth and backward-shift deletion. */
 static void weak_table_model(void **state)
@@ -213,6 +246,7 @@ int main(void)
         cmocka_unit_test(upgrade_while_alive_and_after_death),
         cmocka_unit_test(weak_is_cleared_before_finalize),
         cmocka_unit_test(weak_into_garbage_cycle),
+        cmocka_unit_test(weak_made_by_finalizer_of_garbage),
         cmocka_unit_test(weak_table_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,7 @@ extra=()
 for a in "$@"; do
   if [ "$a" = "--fuzz" ]; then extra+=(clang-14 libclang-rt-14-dev); else extra+=("$a"); fi
 done
-pkgs=(gcc make cmake pkg-config libunwind-dev libcmocka-dev libdw-dev libjson-c-dev "${extra[@]}")
+pkgs=(gcc make cmake pkg-config libunwind-dev libcmocka-dev libdw-dev libjson-c-dev libmicrohttpd-dev curl jq wrk "${extra[@]}")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

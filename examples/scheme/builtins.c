@@ -279,9 +279,12 @@ bool sc_eqv(val a, val b)
     }
 }
 
+static void sc__free_stack(sr_runtime *rt, void *p) { (void)rt; free(p); }
+
+/* Iterative, with a work stack of value pairs. It polls sr_check_interrupt
+   (cyclic data would never end); a grown stack rides the cleanup stack. */
 bool sc_equal(sc_interp *I, val a, val b)
 {
-    (void)I;
     val local[64];
     val *st = local, *heap = NULL;
     size_t n = 0, cap = 64;
@@ -290,16 +293,18 @@ bool sc_equal(sc_interp *I, val a, val b)
     do {                                                                                    \
         if (n + 2 > cap) {                                                                  \
             val *ns = malloc(cap * 2 * sizeof *ns);                                         \
-            if (!ns) { free(heap); sc_error(I, "equal?: out of memory"); }                  \
+            if (!ns) sc_error(I, "equal?: out of memory");                                  \
             memcpy(ns, st, n * sizeof *ns);                                                 \
-            free(heap);                                                                     \
+            if (heap) sr_cleanup_pop(I->rt, true);                                          \
             st = heap = ns;                                                                 \
             cap *= 2;                                                                       \
+            sr_cleanup_push(I->rt, sc__free_stack, heap);                                   \
         }                                                                                   \
         st[n++] = (x); st[n++] = (y);                                                       \
     } while (0)
     SC_EPUSH(a, b);
     while (n > 0) {
+        sr_check_interrupt(I->rt);
         val y = st[--n], x = st[--n];
         if (sc_eqv(x, y)) continue;
         if (x.tag != y.tag) { result = false; break; }
@@ -318,7 +323,7 @@ bool sc_equal(sc_interp *I, val a, val b)
             break;
         }
     }
-    free(heap);
+    if (heap) sr_cleanup_pop(I->rt, true);
 #undef SC_EPUSH
     return result;
 }
@@ -425,8 +430,10 @@ static val sc__p_list_ref(sc_interp *I, val *a, int n) { (void)n; return sc_ret(
 
 static val sc__mem(sc_interp *I, val x, val l, bool equal)
 {
-    for (; l.tag == V_PAIR; l = SC_CDR(l))
+    for (; l.tag == V_PAIR; l = SC_CDR(l)) {
+        sr_check_interrupt(I->rt);   /* a cyclic list never ends */
         if (equal ? sc_equal(I, x, SC_CAR(l)) : sc_eqv(x, SC_CAR(l))) return sc_ret(l);
+    }
     return SC_FALSE;
 }
 static val sc__p_memq(sc_interp *I, val *a, int n) { (void)n; return sc__mem(I, a[0], a[1], false); }
@@ -435,6 +442,7 @@ static val sc__p_member(sc_interp *I, val *a, int n) { (void)n; return sc__mem(I
 static val sc__ass(sc_interp *I, const char *who, val x, val l, bool equal)
 {
     for (; l.tag == V_PAIR; l = SC_CDR(l)) {
+        sr_check_interrupt(I->rt);
         val e = SC_CAR(l);
         if (e.tag != V_PAIR) sc_type_error(I, who, "an association list (of pairs)", e);
         if (equal ? sc_equal(I, x, SC_CAR(e)) : sc_eqv(x, SC_CAR(e))) return sc_ret(e);

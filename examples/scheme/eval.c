@@ -156,6 +156,7 @@ static val sc__make_closure(sc_interp *I, val params, val body, sc_env *e, const
     c->body = sc_ret(body);
     c->env = e ? sr_rc_retain(e) : NULL;
     c->name = name;
+    c->file = I->file;
     c->nreq = nreq;
     c->rest = rest;
     c->nslots = nreq + (rest ? 1u : 0u) + sc__count_defines(I, body);
@@ -241,11 +242,14 @@ val sc_apply(sc_interp *I, val f, val *args, int argc)
     if (f.tag == V_PRIM) return sc__call_prim(I, f.u.prim, args, argc, I->line);
     if (f.tag != V_CLO) sc__not_procedure(I, f, SC_NIL);
     size_t base = I->rs_top;
+    const char *file = I->file;
     sc_env *ne = sc__bind(I, f, args, argc, I->line);
     sr_frame_push(I->rt, sc__proc_name(f), I->file, (int)I->line);
     sc_clo *c = f.u.p;
+    I->file = c->file;
     val last = sc__body(I, c->body, ne, c->body, F_LAMBDA);
     val r = sc_eval(I, last, ne);
+    I->file = file;
     sr_frame_pop(I->rt);
     sc_unwind(I, base);
     return r;
@@ -257,6 +261,7 @@ val sc_eval(sc_interp *I, val x, sc_env *env)
     size_t base = sc_push(I, env ? sc_obj(V_ENV, sr_rc_retain(env)) : SC_NIL);
     sc_push(I, SC_NIL);
     sc_env *e = env;
+    const char *file = I->file;     /* restored on return: a callee's code may be elsewhere */
     bool framed = false;
     val result = SC_UNSPEC;
     for (;;) {
@@ -596,6 +601,7 @@ val sc_eval(sc_interp *I, val x, sc_env *env)
             framed = false;
             sr_frame_push(I->rt, sc__proc_name(f), I->file, (int)line);
             framed = true;
+            I->file = ((sc_clo *)f.u.p)->file;
             /* tail call: the closure and its frame replace the current ones */
             val nev = RS(I->rs_top - 1);
             I->rs_top--;
@@ -609,6 +615,7 @@ val sc_eval(sc_interp *I, val x, sc_env *env)
         }
     }
 done:
+    I->file = file;
     if (framed) sr_frame_pop(I->rt);
     sc_unwind(I, base);
     return result;

@@ -149,5 +149,6 @@ sr_status sc_call(sc_interp *I, const char *fn, const val *args, int argc, val *
     j.argc = argc;
     j.result = result;
     if (result) *result = SC_UNSPEC;
+    I->file = "<host>";         /* the call site; the callee's frames name its own file */
     return sc__protect(I, &j);
 }

@@ -5,7 +5,10 @@
  * a list after an element, the rest of a vector, or a closing parenthesis. The
  * output goes to a sink: a FILE, or a fixed buffer that stops (and ends in
  * "...") once full - the form used by error messages, which therefore also
- * terminates on cyclic data. Printing allocates no scriptrt memory.
+ * terminates on cyclic data. Printing to a FILE polls sr_check_interrupt, so
+ * `display` of a cyclic list ends at the time limit; a work stack that outgrew
+ * its local array is on the cleanup stack meanwhile. Printing allocates no
+ * scriptrt memory.
  */
 #include "scheme.h"
 
@@ -14,6 +17,7 @@
 #include <string.h>
 
 typedef struct sc_sink {
+    sr_runtime *rt;         /* FILE output polls sr_check_interrupt (cyclic data) */
     FILE *f;
     char *buf;
     size_t size, len;
@@ -149,6 +153,8 @@ static void sc__atom_out(sc_sink *s, val v, bool write)
     }
 }
 
+static void sc__free_stack(sr_runtime *rt, void *p) { (void)rt; free(p); }
+
 enum { PK_VAL, PK_LIST_REST, PK_VEC_REST };
 typedef struct sc_pitem { uint8_t kind; val v; size_t idx; } sc_pitem;
 
@@ -163,14 +169,17 @@ static void sc__print(sc_sink *s, val root, bool write)
             sc_pitem *ns = malloc(cap * 2 * sizeof *ns);                                    \
             if (!ns) goto out;                                                              \
             memcpy(ns, st, n * sizeof *ns);                                                 \
+            if (heap && s->rt) sr_cleanup_pop(s->rt, false);                                \
             free(heap);                                                                     \
             st = heap = ns;                                                                 \
             cap *= 2;                                                                       \
+            if (s->rt) sr_cleanup_push(s->rt, sc__free_stack, heap);                        \
         }                                                                                   \
         st[n].kind = (k); st[n].v = (vv); st[n].idx = (i); n++;                             \
     } while (0)
     SC_PPUSH(PK_VAL, root, 0);
     while (n > 0 && !s->full) {
+        if (s->rt) sr_check_interrupt(s->rt);     /* printing cyclic data never ends */
         sc_pitem it = st[--n];
         switch (it.kind) {
         case PK_VAL:
@@ -210,14 +219,14 @@ static void sc__print(sc_sink *s, val root, bool write)
         }
     }
 out:
-    free(heap);
+    if (heap && s->rt) sr_cleanup_pop(s->rt, true);
+    else free(heap);
 #undef SC_PPUSH
 }
 
 void sc_print(sc_interp *I, FILE *f, val v, bool write)
 {
-    (void)I;
-    sc_sink s = { f, NULL, 0, 0, false };
+    sc_sink s = { I->rt, f, NULL, 0, 0, false };
     sc__print(&s, v, write);
 }
 
@@ -226,7 +235,7 @@ const char *sc_print_buf(sc_interp *I, char *buf, size_t size, val v, bool write
     (void)I;
     if (size == 0) return buf;
     buf[0] = '\0';
-    sc_sink s = { NULL, buf, size, 0, false };
+    sc_sink s = { NULL, NULL, buf, size, 0, false };
     sc__print(&s, v, write);
     return buf;
 }

@@ -84,6 +84,7 @@ typedef struct sc_clo {
     val body;               /* list of body forms */
     sc_env *env;            /* counted; NULL = global */
     const sc_sym *name;     /* uncounted; NULL = anonymous */
+    const char *file;       /* source file of the lambda (outlives the interpreter) */
     uint32_t nreq, nslots;  /* required parameters; frame capacity */
     bool rest;
 } sc_clo;
@@ -107,7 +108,7 @@ typedef struct sc_interp {
     sc_sym **symtab;
     size_t nsyms, symcap;
     sc_sym *s_else, *s_arrow, *s_define, *s_begin, *s_quote, *s_dot;
-    /* the source being run: name used in script frames */
+    /* the source file of the code running now (script frames, messages) */
     const char *file;
     uint32_t line;          /* line of the call being applied (for primitive errors) */
     FILE *out;

@@ -11,9 +11,13 @@ extern "C" {
 #endif
 
 /* Full synchronous collection; returns the objects this call freed, those that
-   died because the garbage released them included. 0 with enable_gc == false. */
+   died because the garbage released them included. 0 with enable_gc == false,
+   for a NULL rt, or when called from a finalizer during a release cascade or a
+   collection (never re-entered). Runs finalizers; a finalizer's panic
+   propagates once the collection finished. See docs/gc.md. */
 SR_API size_t sr_gc_collect(sr_runtime *rt);
-/* true once gc_threshold allocations happened since the last collection. */
+/* true once the effective threshold of allocations (gc_threshold, adapted:
+   see gc_effective_threshold in sr_stats) passed since the last collection. */
 SR_API bool   sr_gc_should_collect(sr_runtime *rt);
 
 #ifdef __cplusplus

@@ -21,7 +21,7 @@ if(SR_BUILD_EXAMPLES)
     set_tests_properties(scheme.${n} PROPERTIES TIMEOUT 300)
   endforeach()
   # The game loop: frames under protected execution, scripted failures included.
-  add_test(NAME scheme.game_loop COMMAND ${SR_TEST_LAUNCHER} $<TARGET_FILE:sr-game-loop> 210)
+  add_test(NAME scheme.game_loop COMMAND ${SR_TEST_LAUNCHER} $<TARGET_FILE:sr-game-loop> 55)
   set_tests_properties(scheme.game_loop PROPERTIES TIMEOUT 300
-    PASS_REGULAR_EXPRESSION "frames: 210   script errors handled: 1.*frame time .*p99.*collection pause / frame .*p99")
+    PASS_REGULAR_EXPRESSION "frames: 55   script errors handled: 1.*frame time .*p99.*collection pause / frame .*p99")
 endif()
