@@ -4,6 +4,9 @@
 Each seed is a small program in the target's byte language (see fuzz_api.c):
 three configuration bytes, then opcodes with their operands. Rerun after
 changing the opcode numbering: python3 tests/fuzz/gen_corpus.py
+Files named regress-* are inputs the fuzzer found (kept as they are, not
+written here): regress-large-garbage-member freed a garbage cycle with a large
+member whose header the collector's fused free pass read after freeing it.
 """
 import os
 
