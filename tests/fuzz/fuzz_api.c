@@ -350,6 +350,23 @@ static void fz_finalize(sr_runtime *rt, void *obj)
             }
         }
     }
+    if (o->kind == K_FIN_ALLOC && !m->teardown) {
+        /* a weak reference to the dying object itself: refused in a cascade
+           (the object is dead), allowed in a collection; either way it must
+           read as gone once the object is freed */
+        sr_stats before;
+        sr_runtime_stats(rt, &before);
+        sr_weak *wk = sr_weak_new(rt, obj);
+        sr_stats after;
+        sr_runtime_stats(rt, &after);
+        m->failed += after.failed_allocations - before.failed_allocations;
+        if (wk) {
+            unsigned w = 0;
+            while (w < FZ_WEAKS && m->weaks[w].w) w++;
+            if (w == FZ_WEAKS) sr_weak_free(rt, wk);
+            else m->weaks[w] = (fz_weak){ wk, i };
+        }
+    }
     if (o->kind == K_FIN_PANIC && m->arm_panic) {
         m->fin_panics++;
         sr_panic(rt, "finalizer of object %d panics", i);
@@ -405,6 +422,9 @@ static void fz_check(fz_model *m)
     for (unsigned i = 0; i < FZ_WEAKS; i++) blocks += m->weaks[i].w != NULL;
     FZ_CHECK(m, st.live_objects == live, "live_objects %zu, model %zu", st.live_objects, live);
     FZ_CHECK(m, st.live_blocks == blocks, "live_blocks %zu, model %zu", st.live_blocks, blocks);
+    FZ_CHECK(m, st.allocations - st.frees == st.live_objects + st.live_blocks,
+             "allocations %llu - frees %llu != %zu live", (unsigned long long)st.allocations,
+             (unsigned long long)st.frees, st.live_objects + st.live_blocks);
     FZ_CHECK(m, st.failed_allocations == m->failed, "failed_allocations %llu, model %llu",
              (unsigned long long)st.failed_allocations, (unsigned long long)m->failed);
     FZ_CHECK(m, st.gc_objects_collected == m->gc_collected, "gc_objects_collected %llu, model %llu",
@@ -691,6 +711,10 @@ static void fz_op_weak_new(fz_model *m)
     FZ_CHECK(m, (wk != NULL) == fits, "sr_weak_new: runtime %s, model %s", wk ? "made it" : "refused",
              fits ? "fits" : "refuses");
     if (!wk) { m->failed++; return; }
+    /* a finalizer run by a collection inside sr_weak_new may have taken slot w */
+    w = 0;
+    while (w < FZ_WEAKS && m->weaks[w].w) w++;
+    if (w == FZ_WEAKS) { sr_weak_free(m->rt, wk); return; }
     m->weaks[w] = (fz_weak){ wk, i };
 }
 
@@ -1186,9 +1210,15 @@ int sr_fuzz_run(const uint8_t *data, size_t size)
             if (m->weaks[w].w) { sr_weak_free(m->rt, m->weaks[w].w); m->weaks[w].w = NULL; }
         fz_check(m);
         if (m->gc_on) fz_op_collect(m);
-        /* finalizers of the last collection may have made raw blocks */
+        /* finalizers of the last collection may have made raw blocks and weak references */
         for (unsigned r = 0; r < FZ_RAWS; r++)
             if (m->raws[r].p) { sr_free(m->rt, m->raws[r].p); m->raws[r].p = NULL; }
+        for (unsigned w = 0; w < FZ_WEAKS; w++)
+            if (m->weaks[w].w) {
+                FZ_CHECK(m, sr_weak_upgrade(m->weaks[w].w) == NULL, "weak reference %u to a freed object", w);
+                sr_weak_free(m->rt, m->weaks[w].w);
+                m->weaks[w].w = NULL;
+            }
         fz_check(m);
         sr_runtime_stats(m->rt, &st);
         if (m->gc_on) {

@@ -4,6 +4,9 @@
 Each seed is a small program in the target's byte language (see fuzz_api.c):
 three configuration bytes, then opcodes with their operands. Rerun after
 changing the opcode numbering: python3 tests/fuzz/gen_corpus.py
+Files named regress-* are inputs the fuzzer found (kept as they are, not
+written here): regress-large-garbage-member freed a garbage cycle with a large
+member whose header the collector's fused free pass read after freeing it.
 """
 import os
 
@@ -85,6 +88,11 @@ seeds["gc_off"] = cfg(GC_OFF) + [
 seeds["describe_snapshot"] = cfg(PROFILING) + [
     REGISTER, PAIR, REGISTER, MIXED, SNAPSHOT, NEW, 0, NEW, 1, SET, 1, 0, 0, DESCRIBE, 0, DESCRIBE, 1,
     SNAPSHOT, ALLOC, 70, SNAPSHOT, RELEASE, 0, RELEASE, 0, COLLECT, SNAPSHOT, FREE, 0, SNAPSHOT]
+
+# Finalizers run by the collector make weak references to their own object.
+seeds["finalizer_weak"] = cfg() + [
+    REGISTER, FIN_ALLOC, NEW, 0, NEW, 1, SET, 0, 0, 1, SET, 1, 0, 0, RELEASE, 0, RELEASE, 0,
+    COLLECT, WEAK_UPGRADE, 0, WEAK_UPGRADE, 1, NEW, 0, NEW, 1, WEAK_UPGRADE, 0, WEAK_UPGRADE, 1]
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 os.makedirs(out, exist_ok=True)
