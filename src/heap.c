@@ -189,26 +189,30 @@ sr__hdr *sr__heap_realloc(sr_runtime *rt, sr__hdr *h, size_t total)
         /* Small blocks shrink in place and grow in place within their class. */
         if (total <= old_charge) return h;
     } else {
-        /* Large blocks stay large and resize through the underlying realloc. */
+        /* Large blocks stay large: a new large block of the new size, the bytes
+           copied, the old one freed. Nothing changes until the new block is in
+           hand, so a refusal leaves block, counters and profiler as they were. */
         if (total > SIZE_MAX - 2 * SR__LARGE_EXTRA) { hp->failed++; return NULL; }
         size_t new_charge = SR__LARGE_EXTRA + sr__round16(total);
         if (new_charge == old_charge) return h;
         if (new_charge > old_charge && hp->limit && new_charge - old_charge > hp->limit - hp->used) {
-            sr__gc_emergency(rt);
+            sr__gc_emergency(rt);   /* may run finalizers: the counters are true here */
             if (new_charge - old_charge > hp->limit - hp->used) { hp->failed++; return NULL; }
         }
         sr__large *l = (sr__large *)(void *)((char *)h - SR__LARGE_EXTRA);
+        sr__large *n = rt->sys.malloc(new_charge, rt->sys.ud);
+        if (!n) { hp->failed++; return NULL; }
+        size_t keep = (old_charge < new_charge ? old_charge : new_charge) - SR__LARGE_EXTRA;
+        memcpy((char *)n + SR__LARGE_EXTRA, h, keep);
         if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_free(rt, h, old_charge);
-        sr__large *n = rt->sys.realloc(l, new_charge, rt->sys.ud);
-        if (!n) {
-            if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_alloc(rt, h, old_charge);
-            hp->failed++;
-            return NULL;
-        }
+        n->prev = l->prev;
+        n->next = l->next;
         if (n->prev) n->prev->next = n;
         else hp->large = n;
         if (n->next) n->next->prev = n;
         n->charge = new_charge;
+        n->pad = 0;
+        rt->sys.free(l, rt->sys.ud);
         hp->reserved = hp->reserved - old_charge + new_charge;
         hp->used = hp->used - old_charge + new_charge;
         if (hp->used > hp->peak) hp->peak = hp->used;
@@ -216,7 +220,7 @@ sr__hdr *sr__heap_realloc(sr_runtime *rt, sr__hdr *h, size_t total)
         if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_alloc(rt, nh, new_charge);
         return nh;
     }
-    /* Moving: the new block is checked against the limit as if the old one were
+    /* Moving a small block: the new block is checked against the limit as if the old one were
        already gone (it is, a moment later), so a block can grow into the room it
        frees, and heap_used and the peak never see both at once. The emergency
        collection runs with the true heap_used: finalizers that allocate during
@@ -307,7 +311,7 @@ void *sr_calloc(sr_runtime *rt, size_t n, size_t size)
 static sr__hdr *sr__raw_hdr_checked(sr_runtime *rt, const void *ptr, const char *what)
 {
     sr__hdr *h = sr__hdr_of(ptr);
-    if (SR__UNLIKELY(sr__kind(h) != SR__KIND_RAW))
+    if (SR__UNLIKELY(sr__kind(h) != SR__KIND_RAW || h->flags == SR__FLAGS_WEAK_HANDLE))
         sr_panic_at(rt, __FILE__, __LINE__, what, "%s(%p): not a live block of this runtime%s", what, ptr,
                     sr__kind(h) == SR__KIND_FREE ? " (freed already)" : "");
     return h;
