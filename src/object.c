@@ -225,6 +225,7 @@ static SR__NOINLINE void sr__rc_release_last(sr_runtime *rt, sr__hdr *h)
 general:
     if (SR__UNLIKELY(h->flags & SR__OBJF_GARBAGE)) return;  /* the collector frees it */
     if (h->info & SR__OBJ_BUFFERED) sr__gc_unbuffer(rt, h);
+    if (h->flags & SR__OBJF_HAS_WEAK) sr__weak_clear(rt, h);   /* dead from now on: no upgrade */
     h->info |= SR__OBJ_DEAD;
     sr__pend_push(ty, h);
     if (ty->draining) return;                        /* O2: the active loop frees it */
@@ -292,6 +293,7 @@ void sr__obj_release_child(sr_runtime *rt, sr__hdr *h)
     h->rc = 0;
     if (rt->types.teardown || (h->flags & SR__OBJF_GARBAGE)) return;
     if (info & SR__OBJ_BUFFERED) sr__gc_unbuffer(rt, h);
+    if (h->flags & SR__OBJF_HAS_WEAK) sr__weak_clear(rt, h);   /* dead from now on: no upgrade */
     h->info |= SR__OBJ_DEAD;
     sr__pend_push(&rt->types, h);
 }
@@ -320,7 +322,16 @@ void sr__obj_drain(sr_runtime *rt)
     while ((h = sr__pend_pop(ty)) != NULL) {
         sr__type_entry *e = SR__TYPE_ENTRY(rt, SR__OBJ_TYPE(h));
         if (h->flags & SR__OBJF_HAS_WEAK) sr__weak_clear(rt, h);
-        if (e->t.finalize) sr__obj_finalize(rt, h);
+        if (e->t.finalize) {
+            sr__obj_finalize(rt, h);
+            if (SR__UNLIKELY(h->rc != 0)) {
+                /* its finalizer stored a new reference to it: it lives on,
+                   finalized (finalize never runs twice), with its children */
+                h->info &= ~SR__OBJ_DEAD;
+                if (!(h->info & (SR__OBJ_ACYCLIC | SR__OBJ_BUFFERED))) sr__gc_buffer(rt, h);
+                continue;
+            }
+        }
         char *p = sr__payload_of(h);
         for (uint32_t i = 0; i < e->nrefs; i++) {
             void *c;
@@ -350,11 +361,19 @@ static void sr__snap_count(sr__hdr *h, void *ctx)
     if (sr__kind(h) == SR__KIND_OBJ && !(h->info & SR__OBJ_FINALIZED)) ++*(size_t *)ctx;
 }
 
+static void sr__teardown_clear_weak(sr__hdr *h, void *ctx)
+{
+    if (sr__kind(h) == SR__KIND_OBJ && (h->flags & SR__OBJF_HAS_WEAK)) sr__weak_clear(ctx, h);
+}
+
 void sr__objects_teardown(sr_runtime *rt)
 {
     sr__types *ty = &rt->types;
     sr__obj_drain(rt);                 /* nothing is pending normally; be sure */
     ty->teardown = true;
+    /* weak references are cleared before any finalizer runs (sr_weak_new
+       refuses from here on) */
+    sr__heap_each_live(rt, sr__teardown_clear_weak, rt);
     ty->panic_no_rethrow = true;
     /* Finalizers may create objects: repeat until a pass finds none. Bounded:
        16 rounds, plus the chunks of the 64-entry fallback when the snapshot

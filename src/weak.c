@@ -100,6 +100,7 @@ sr_weak *sr_weak_new(sr_runtime *rt, void *obj)
     if (!rt || !obj) return NULL;
     sr__hdr *h = sr__hdr_of(obj);
     if (sr__kind(h) != SR__KIND_OBJ || (h->info & SR__OBJ_DEAD) || h->rc == 0) return NULL;
+    if (rt->types.teardown) return NULL;    /* every weak reference is cleared already */
     sr__gc_alloc_tick(rt);    /* may collect: obj is held by the caller, so it survives */
     if (!sr__weak_reserve(rt)) return NULL;
     sr__hdr *wb = sr__heap_alloc(rt, SR__HDR_SIZE + sizeof(sr_weak), SR__KIND_RAW);
@@ -126,6 +127,9 @@ sr_weak *sr_weak_new(sr_runtime *rt, void *obj)
 void *sr_weak_upgrade(sr_weak *w)
 {
     if (!w || !w->obj) return NULL;
+    /* an object waiting on the release work list is dead already (its weak
+       references are cleared when it is queued; this is the second guard) */
+    if ((w->obj->info & SR__OBJ_DEAD) || w->obj->rc == 0) return NULL;
     return sr_rc_retain(sr__payload_of(w->obj));
 }
 

@@ -1,0 +1,152 @@
+/*
+ * test_regressions.c - sequences that once broke the object layer, kept as tests.
+ */
+#include "support.h"
+
+#include <string.h>
+
+typedef struct pair { void *a, *b; } pair;
+typedef struct leaf { int64_t v; } leaf;
+
+static sr_weak *g_weak;
+static void *g_upgraded;
+static void *g_saved;
+
+static void upgrade_finalize(sr_runtime *rt, void *obj)
+{
+    (void)rt;
+    (void)obj;
+    g_upgraded = sr_weak_upgrade(g_weak);
+}
+
+static void keep_self_finalize(sr_runtime *rt, void *obj)
+{
+    (void)rt;
+    g_saved = sr_rc_retain(obj);
+}
+
+static sr_runtime *new_rt(void)
+{
+    sr_runtime *rt = NULL;
+    assert_int_equal(sr_runtime_new(NULL, &rt), SR_OK);
+    return rt;
+}
+
+static sr_type_id reg(sr_runtime *rt, const char *name, size_t size, const sr_field *f, size_t nf,
+                      void (*fin)(sr_runtime *, void *))
+{
+    sr_type t = { name, size, f, nf, NULL, fin };
+    sr_type_id id = SR_TYPE_NONE;
+    assert_int_equal(sr_type_register(rt, &t, &id), SR_OK);
+    return id;
+}
+
+static const sr_field pair_fields[] = {
+    { "a", offsetof(pair, a), SR_FIELD_REF },
+    { "b", offsetof(pair, b), SR_FIELD_REF },
+};
+
+/* A finalizer upgrading a weak reference to a sibling that waits on the
+   release work list gets NULL: the sibling is dead already. */
+static void weak_upgrade_of_a_queued_object_is_null(void **state)
+{
+    (void)state;
+    sr_runtime *rt = new_rt();
+    sr_type_id P = reg(rt, "P", sizeof(pair), pair_fields, 2, NULL);
+    sr_type_id A = reg(rt, "A", sizeof(leaf), NULL, 0, NULL);
+    sr_type_id B = reg(rt, "B", sizeof(leaf), NULL, 0, upgrade_finalize);
+    pair *p = sr_rc_new(rt, P);
+    p->a = sr_rc_new(rt, A);
+    p->b = sr_rc_new(rt, B);
+    g_weak = sr_weak_new(rt, p->a);
+    assert_non_null(g_weak);
+    g_upgraded = (void *)1;
+    sr_rc_release(rt, p);
+    assert_null(g_upgraded);
+    assert_null(sr_weak_upgrade(g_weak));
+    sr_stats st;
+    sr_runtime_stats(rt, &st);
+    assert_int_equal(st.live_objects, 0);
+    sr_weak_free(rt, g_weak);
+    sr_runtime_free(rt);
+}
+
+/* A finalizer that keeps its own object in a release cascade keeps it alive:
+   no dangling pointer, finalize not run twice, freed on the next release. */
+static int fin_runs;
+static void count_keep_finalize(sr_runtime *rt, void *obj)
+{
+    fin_runs++;
+    keep_self_finalize(rt, obj);
+}
+
+static void finalizer_resurrection_in_a_cascade(void **state)
+{
+    (void)state;
+    sr_runtime *rt = new_rt();
+    sr_type_id T = reg(rt, "T", sizeof(pair), pair_fields, 2, count_keep_finalize);
+    sr_type_id L = reg(rt, "L", sizeof(leaf), NULL, 0, NULL);
+    fin_runs = 0;
+    g_saved = NULL;
+    pair *o = sr_rc_new(rt, T);
+    o->a = sr_rc_new(rt, L);
+    sr_rc_release(rt, o);
+    assert_ptr_equal(g_saved, o);
+    assert_int_equal(fin_runs, 1);
+    assert_int_equal(sr_rc_count(o), 1);
+    assert_non_null(o->a);                        /* its children live on with it */
+    assert_int_equal(sr_rc_count(o->a), 1);
+    pair *o2 = sr_rc_new(rt, T);                  /* must not reuse o's block */
+    assert_ptr_not_equal(o2, o);
+    sr_stats st;
+    sr_runtime_stats(rt, &st);
+    assert_int_equal(st.live_objects, 3);
+    g_saved = NULL;
+    sr_rc_release(rt, o);                         /* dies for good: finalize not again */
+    assert_int_equal(fin_runs, 1);
+    assert_null(g_saved);
+    sr_runtime_stats(rt, &st);
+    assert_int_equal(st.live_objects, 1);
+    sr_rc_release(rt, o2);                        /* o2's finalizer keeps it: teardown finalizes nothing twice */
+    sr_runtime_free(rt);
+}
+
+/* At teardown, weak references are cleared before any finalizer runs. */
+static void *g_teardown_upgrade;
+static int g_teardown_calls;
+static void teardown_upgrade_finalize(sr_runtime *rt, void *obj)
+{
+    (void)rt;
+    (void)obj;
+    g_teardown_calls++;
+    void *p = sr_weak_upgrade(g_weak);
+    if (p) g_teardown_upgrade = p;
+    assert_null(sr_weak_new(rt, obj));
+}
+
+static void teardown_clears_weak_references_first(void **state)
+{
+    (void)state;
+    sr_runtime *rt = new_rt();
+    sr_type_id B = reg(rt, "B", sizeof(leaf), NULL, 0, NULL);
+    sr_type_id A = reg(rt, "A", sizeof(leaf), NULL, 0, teardown_upgrade_finalize);
+    void *b = sr_rc_new(rt, B);                   /* leaked on purpose */
+    void *a = sr_rc_new(rt, A);
+    assert_non_null(a);
+    g_weak = sr_weak_new(rt, b);
+    g_teardown_upgrade = NULL;
+    g_teardown_calls = 0;
+    sr_runtime_free(rt);                          /* the handle itself is freed with the runtime */
+    assert_int_equal(g_teardown_calls, 1);
+    assert_null(g_teardown_upgrade);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(weak_upgrade_of_a_queued_object_is_null),
+        cmocka_unit_test(finalizer_resurrection_in_a_cascade),
+        cmocka_unit_test(teardown_clears_weak_references_first),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
