@@ -204,25 +204,25 @@ static const char *sr__panic_keep(sr__panic_rec *r, size_t *used, const char *s)
     return dst;
 }
 
-static void sr__panic_format_message(sr__panic_rec *r, const char *fmt, va_list ap)
+static void sr__panic_format_message(char *message, size_t cap, const char *fmt, va_list ap)
 {
     if (!fmt) fmt = "(no message)";
     if (!strchr(fmt, '%')) {                  /* common case: a plain message */
         size_t len = strlen(fmt);
-        if (len < sizeof r->message) {
-            memcpy(r->message, fmt, len + 1);
+        if (len < cap) {
+            memcpy(message, fmt, len + 1);
             return;
         }
-        memcpy(r->message, fmt, sizeof r->message - 1);
-        r->message[sizeof r->message - 1] = '\0';
-        sr__panic_mark_truncated(r->message, sizeof r->message);
+        memcpy(message, fmt, cap - 1);
+        message[cap - 1] = '\0';
+        sr__panic_mark_truncated(message, cap);
         return;
     }
-    int n = vsnprintf(r->message, sizeof r->message, fmt, ap);
+    int n = vsnprintf(message, cap, fmt, ap);
     if (n < 0) {
-        memcpy(r->message, "(unformattable message)", sizeof "(unformattable message)");
-    } else if ((size_t)n >= sizeof r->message) {
-        sr__panic_mark_truncated(r->message, sizeof r->message);
+        memcpy(message, "(unformattable message)", sizeof "(unformattable message)");
+    } else if ((size_t)n >= cap) {
+        sr__panic_mark_truncated(message, cap);
     }
 }
 
@@ -242,12 +242,19 @@ static SR__NOINLINE _Noreturn void sr__panic_vraise(sr_runtime *rt, sr_panic_kin
         abort();
     }
     sr__panic *p = &rt->panic;
+    /* The arguments may point into the record about to be reused (a message
+       re-raised from the history, a hook that wraps info->message): stage the
+       message, file and function on the stack before touching it. */
+    char message[sizeof p->recs[0].message], file_copy[256], func_copy[256];
+    sr__panic_format_message(message, sizeof message, fmt, ap);
+    if (file) { snprintf(file_copy, sizeof file_copy, "%s", file); file = file_copy; }
+    if (func) { snprintf(func_copy, sizeof func_copy, "%s", func); func = func_copy; }
     p->panics++;
     p->newest = (p->newest + 1) % p->rec_cap;
     if (p->count < p->rec_cap) p->count++;
     sr__panic_rec *r = &p->recs[p->newest];
 
-    sr__panic_format_message(r, fmt, ap);
+    memcpy(r->message, message, sizeof r->message);
     size_t used = 0;
     sr_panic_info *info = &r->info;
     info->message = r->message;

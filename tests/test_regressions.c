@@ -141,12 +141,41 @@ static void teardown_clears_weak_references_first(void **state)
     assert_null(g_teardown_upgrade);
 }
 
+/* A panic whose message comes from the record it will reuse (history of one). */
+static void wrap_hook(sr_runtime *rt, const sr_panic_info *info, void *ud)
+{
+    (void)ud;
+    sr_panic(rt, "wrapped: %s", info->message);
+}
+
+static void boom(sr_runtime *rt, void *arg)
+{
+    (void)arg;
+    sr_panic(rt, "boom %d", 7);
+}
+
+static void panic_message_from_the_reused_record(void **state)
+{
+    (void)state;
+    sr_config c = sr_config_default();
+    c.panic_history_size = 1;
+    sr_runtime *rt = NULL;
+    assert_int_equal(sr_runtime_new(&c, &rt), SR_OK);
+    sr_panic_set_hook(rt, wrap_hook, NULL);
+    assert_int_equal(sr_execute_protected(rt, boom, NULL), SR_ERR_PANIC);
+    const sr_panic_info *last = sr_panic_last(rt);
+    assert_non_null(last);
+    assert_string_equal(last->message, "wrapped: boom 7");
+    sr_runtime_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(weak_upgrade_of_a_queued_object_is_null),
         cmocka_unit_test(finalizer_resurrection_in_a_cascade),
         cmocka_unit_test(teardown_clears_weak_references_first),
+        cmocka_unit_test(panic_message_from_the_reused_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
