@@ -126,8 +126,9 @@ int main(void)
     double ga = bench_median_ns(run_glibc, NULL, SR_BENCH_REPEATS);
     double ma = bench_median_ns(run_malloc, NULL, SR_BENCH_REPEATS);
     printf(" object alloc+free, 8-byte zeroed payload, window of %d, %d ops\n", WINDOW, ALLOCS);
-    bench_row("glibc calloc(8)+free", ga, "ns", "");
+    bench_row("glibc calloc(8)+free (__libc_calloc)", ga, "ns", "");
 #ifdef SR_BENCH_HAVE_MIMALLOC
+    printf("  (mimalloc is linked: it interposes __libc_calloc too, so both rows are mimalloc)\n");
     bench_row("calloc(8)+free as linked (mimalloc)", ma, "ns", "");
 #else
     bench_row("calloc(8)+free as linked", ma, "ns", "");

@@ -488,8 +488,11 @@ static size_t sr__gc_collect(sr_runtime *rt)
     uint64_t freed0 = rt->types.objects_freed;
     size_t nroots = gc->nroots;
 
-    /* 1. MarkRoots */
-    for (size_t i = 0; i < nroots; i++) {
+    /* 1. MarkRoots. Roots go on the stack last first, so they come off in
+       buffer order: a program's objects are traversed in about the order it
+       made them, one direction through memory (a per-root sawtooth defeats
+       the hardware prefetcher: twice the time for 1M objects in rings). */
+    for (size_t i = nroots; i-- > 0;) {
         sr__hdr *r = gc->roots[i];
         r->info &= ~SR__OBJ_BUFFERED;
         r->aux = 0;
@@ -505,7 +508,7 @@ static size_t sr__gc_collect(sr_runtime *rt)
     gc->garbage_overflow = false;
     gc->weak_seen = false;
     gc->finalizers_seen = false;
-    for (size_t i = 0; i < nroots; i++) sr__gc_push(rt, gc->roots[i], 0);
+    for (size_t i = nroots; i-- > 0;) sr__gc_push(rt, gc->roots[i], 0);
     sr__gc_run(rt, SR__PH_SCAN);
     /* 3. CollectRoots. Every object still white is garbage, and every white
        was reached from a root through whites: the parent through which Scan
