@@ -204,20 +204,9 @@ static const char *sr__panic_keep(sr__panic_rec *r, size_t *used, const char *s)
     return dst;
 }
 
+/* A message with conversions (plain ones are copied by the caller). */
 static void sr__panic_format_message(char *message, size_t cap, const char *fmt, va_list ap)
 {
-    if (!fmt) fmt = "(no message)";
-    if (!strchr(fmt, '%')) {                  /* common case: a plain message */
-        size_t len = strlen(fmt);
-        if (len < cap) {
-            memcpy(message, fmt, len + 1);
-            return;
-        }
-        memcpy(message, fmt, cap - 1);
-        message[cap - 1] = '\0';
-        sr__panic_mark_truncated(message, cap);
-        return;
-    }
     int n = vsnprintf(message, cap, fmt, ap);
     if (n < 0) {
         memcpy(message, "(unformattable message)", sizeof "(unformattable message)");
@@ -227,6 +216,12 @@ static void sr__panic_format_message(char *message, size_t cap, const char *fmt,
 }
 
 static void sr__panic_report_stderr(sr_runtime *rt, const sr_panic_info *info);
+
+static bool sr__panic_in_records(const sr__panic *p, const void *s)
+{
+    uintptr_t a = (uintptr_t)p->recs, b = a + p->rec_cap * sizeof *p->recs, x = (uintptr_t)s;
+    return s && x >= a && x < b;
+}
 
 /* The one panic path. noinline and reached only through the variadic entry
    points, so the frames to skip in the backtrace are exactly two. */
@@ -243,18 +238,30 @@ static SR__NOINLINE _Noreturn void sr__panic_vraise(sr_runtime *rt, sr_panic_kin
     }
     sr__panic *p = &rt->panic;
     /* The arguments may point into the record about to be reused (a message
-       re-raised from the history, a hook that wraps info->message): stage the
-       message, file and function on the stack before touching it. */
+       re-raised from the history, a hook that wraps info->message): a formatted
+       message is made on the stack first, and file and function strings that
+       live in a record are staged there too. */
     char message[sizeof p->recs[0].message], file_copy[256], func_copy[256];
-    sr__panic_format_message(message, sizeof message, fmt, ap);
-    if (file) { snprintf(file_copy, sizeof file_copy, "%s", file); file = file_copy; }
-    if (func) { snprintf(func_copy, sizeof func_copy, "%s", func); func = func_copy; }
+    bool plain = !fmt || !strchr(fmt, '%');
+    if (!plain) sr__panic_format_message(message, sizeof message, fmt, ap);
+    if (sr__panic_in_records(p, file)) { snprintf(file_copy, sizeof file_copy, "%s", file); file = file_copy; }
+    if (sr__panic_in_records(p, func)) { snprintf(func_copy, sizeof func_copy, "%s", func); func = func_copy; }
     p->panics++;
     p->newest = (p->newest + 1) % p->rec_cap;
     if (p->count < p->rec_cap) p->count++;
     sr__panic_rec *r = &p->recs[p->newest];
 
-    memcpy(r->message, message, sizeof r->message);
+    if (plain) {
+        const char *m = fmt ? fmt : "(no message)";
+        size_t len = strnlen(m, sizeof r->message);
+        memmove(r->message, m, len < sizeof r->message ? len + 1 : sizeof r->message);
+        if (len >= sizeof r->message) {
+            r->message[sizeof r->message - 1] = '\0';
+            sr__panic_mark_truncated(r->message, sizeof r->message);
+        }
+    } else {
+        memcpy(r->message, message, strlen(message) + 1);
+    }
     size_t used = 0;
     sr_panic_info *info = &r->info;
     info->message = r->message;
