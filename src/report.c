@@ -590,22 +590,22 @@ static void sr__render_folded_lines(sr__sb *b, sr__symcache *c, size_t n, const 
     free(lines);
 }
 
-static void sr__render_folded(sr__sb *b, const sr_profiler_snapshot *v, sr__symcache *c)
+/* Folded lines of n groups (g is freed here): the depth capped at max_depth,
+   the bytes live or, for a diff, grown. */
+static void sr__folded_of_groups(sr__sb *b, sr__symcache *c, sr__group *g, size_t n, size_t max_depth, bool diff)
 {
-    size_t ng = 0;
-    sr__group *g = sr__groups_of_view(v, c, &ng);
-    const char **types = calloc(ng ? ng : 1, sizeof *types);
-    void ***frames = calloc(ng ? ng : 1, sizeof *frames);
-    size_t *depths = calloc(ng ? ng : 1, sizeof *depths);
-    int64_t *bytes = calloc(ng ? ng : 1, sizeof *bytes);
+    const char **types = calloc(n ? n : 1, sizeof *types);
+    void ***frames = calloc(n ? n : 1, sizeof *frames);
+    size_t *depths = calloc(n ? n : 1, sizeof *depths);
+    int64_t *bytes = calloc(n ? n : 1, sizeof *bytes);
     if (g && types && frames && depths && bytes) {
-        for (size_t i = 0; i < ng; i++) {
+        for (size_t i = 0; i < n; i++) {
             types[i] = g[i].type;
             frames[i] = g[i].frames;
-            depths[i] = g[i].depth;
-            bytes[i] = (int64_t)g[i].bytes;
+            depths[i] = g[i].depth < max_depth ? g[i].depth : max_depth;
+            bytes[i] = diff ? g[i].bytes_diff : (int64_t)g[i].bytes;
         }
-        sr__render_folded_lines(b, c, ng, types, (void **const *)frames, depths, bytes);
+        sr__render_folded_lines(b, c, n, types, (void **const *)frames, depths, bytes);
     } else {
         b->failed = true;
     }
@@ -614,6 +614,13 @@ static void sr__render_folded(sr__sb *b, const sr_profiler_snapshot *v, sr__symc
     free(frames);
     free(depths);
     free(bytes);
+}
+
+static void sr__render_folded(sr__sb *b, const sr_profiler_snapshot *v, sr__symcache *c)
+{
+    size_t n = 0;
+    sr__group *g = sr__groups_of_view(v, c, &n);
+    sr__folded_of_groups(b, c, g, n, SIZE_MAX, false);
 }
 
 /* ---- entry points ------------------------------------------------------------------------ */
@@ -731,26 +738,7 @@ static void sr__diff_folded(sr__sb *b, const sr_profile_diff *d, sr__symcache *c
 {
     size_t n = 0;
     sr__group *g = sr__groups_of_diff(d, c, &n);
-    const char **types = calloc(n ? n : 1, sizeof *types);
-    void ***frames = calloc(n ? n : 1, sizeof *frames);
-    size_t *depths = calloc(n ? n : 1, sizeof *depths);
-    int64_t *bytes = calloc(n ? n : 1, sizeof *bytes);
-    if (g && types && frames && depths && bytes) {
-        for (size_t i = 0; i < n; i++) {
-            types[i] = g[i].type;
-            frames[i] = g[i].frames;
-            depths[i] = g[i].depth < sr__diff_depth(d) ? g[i].depth : sr__diff_depth(d);
-            bytes[i] = g[i].bytes_diff;
-        }
-        sr__render_folded_lines(b, c, n, types, (void **const *)frames, depths, bytes);
-    } else {
-        b->failed = true;
-    }
-    free(g);
-    free(types);
-    free(frames);
-    free(depths);
-    free(bytes);
+    sr__folded_of_groups(b, c, g, n, sr__diff_depth(d), true);
 }
 
 char *sr_profiler_diff_report(const sr_profile_diff *diff, sr_report_format fmt)
