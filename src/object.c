@@ -151,8 +151,25 @@ void *sr_rc_new_sized(sr_runtime *rt, sr_type_id type, size_t size)
 {
     if (!rt || type == SR_TYPE_NONE || type > rt->types.count) return NULL;
     sr__type_entry *e = rt->types.entries[type];
-    if (size < e->t.size || size > ((size_t)1 << 40)) return NULL;
+    if (size < e->t.size) return NULL;
+    if (size > ((size_t)1 << 40)) { rt->heap.failed++; return NULL; }   /* refused like any too-large request */
     return sr__rc_make(rt, e, size);
+}
+
+void *sr_rc_new_sized_or_panic(sr_runtime *rt, sr_type_id type, size_t size)
+{
+    if (!rt) sr__panic_kind(rt, SR_PANIC_ERROR, "sr_rc_new_or_panic: NULL runtime");
+    if (type == SR_TYPE_NONE || type > rt->types.count)
+        sr__panic_kind(rt, SR_PANIC_ERROR, "sr_rc_new_or_panic: unknown type id %u", (unsigned)type);
+    const sr_type *t = &rt->types.entries[type]->t;
+    if (size < t->size)
+        sr__panic_kind(rt, SR_PANIC_ERROR, "sr_rc_new_sized_or_panic: %zu bytes is below the size of %s (%zu)",
+                       size, t->name, t->size);
+    void *p = sr_rc_new_sized(rt, type, size);
+    if (!p)
+        sr__panic_kind(rt, SR_PANIC_NOMEM, "out of memory: cannot allocate a %s (%zu-byte payload; heap %zu of %zu bytes used)",
+                       t->name, size, rt->heap.used, rt->heap.limit);
+    return p;
 }
 
 void *sr_rc_new_or_panic(sr_runtime *rt, sr_type_id type)
@@ -160,13 +177,7 @@ void *sr_rc_new_or_panic(sr_runtime *rt, sr_type_id type)
     if (!rt) sr__panic_kind(rt, SR_PANIC_ERROR, "sr_rc_new_or_panic: NULL runtime");
     if (type == SR_TYPE_NONE || type > rt->types.count)
         sr__panic_kind(rt, SR_PANIC_ERROR, "sr_rc_new_or_panic: unknown type id %u", (unsigned)type);
-    void *p = sr_rc_new(rt, type);
-    if (!p) {
-        const sr_type *t = &rt->types.entries[type]->t;
-        sr__panic_kind(rt, SR_PANIC_NOMEM, "out of memory: cannot allocate a %s (%zu-byte payload; heap %zu of %zu bytes used)",
-                       t->name, t->size, rt->heap.used, rt->heap.limit);
-    }
-    return p;
+    return sr_rc_new_sized_or_panic(rt, type, rt->types.entries[type]->t.size);
 }
 
 /* ---- retain / release -------------------------------------------------------------------- */

@@ -102,7 +102,7 @@ sr_weak *sr_weak_new(sr_runtime *rt, void *obj)
     if (sr__kind(h) != SR__KIND_OBJ || (h->info & SR__OBJ_DEAD) || h->rc == 0) return NULL;
     if (rt->types.teardown) return NULL;    /* every weak reference is cleared already */
     sr__gc_alloc_tick(rt);    /* may collect: obj is held by the caller, so it survives */
-    if (!sr__weak_reserve(rt)) return NULL;
+    if (!sr__weak_reserve(rt)) { rt->heap.failed++; return NULL; }
     sr__hdr *wb = sr__heap_alloc(rt, SR__HDR_SIZE + sizeof(sr_weak), SR__KIND_RAW);
     if (!wb) return NULL;
     wb->flags = SR__WEAK_MARK;

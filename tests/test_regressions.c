@@ -169,6 +169,37 @@ static void panic_message_from_the_reused_record(void **state)
     sr_runtime_free(rt);
 }
 
+/* The sized twin panics with the right kind; refusals are counted. */
+typedef struct { sr_type_id t; size_t size; } sized_arg;
+static void sized_fn(sr_runtime *rt, void *p)
+{
+    sized_arg *a = p;
+    sr_rc_release(rt, sr_rc_new_sized_or_panic(rt, a->t, a->size));
+}
+
+static void sized_twin_and_counted_refusals(void **state)
+{
+    (void)state;
+    sr_config c = sr_config_default();
+    c.max_heap_size = 64 * 1024;
+    sr_runtime *rt = NULL;
+    assert_int_equal(sr_runtime_new(&c, &rt), SR_OK);
+    sr_type_id L = reg(rt, "L", sizeof(leaf), NULL, 0, NULL);
+    sized_arg ok = { L, 100 }, big = { L, 1u << 20 }, small = { L, 1 };
+    assert_int_equal(sr_execute_protected(rt, sized_fn, &ok), SR_OK);
+    assert_int_equal(sr_execute_protected(rt, sized_fn, &big), SR_ERR_PANIC);
+    assert_int_equal(sr_panic_last(rt)->kind, SR_PANIC_NOMEM);
+    assert_int_equal(sr_execute_protected(rt, sized_fn, &small), SR_ERR_PANIC);
+    assert_int_equal(sr_panic_last(rt)->kind, SR_PANIC_ERROR);
+    sr_stats before, after;
+    sr_runtime_stats(rt, &before);
+    assert_null(sr_rc_new_sized(rt, L, ((size_t)1 << 40) + 1));
+    sr_runtime_stats(rt, &after);
+    assert_int_equal(after.failed_allocations, before.failed_allocations + 1);
+    assert_int_equal(after.heap_used, before.heap_used);
+    sr_runtime_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +207,7 @@ int main(void)
         cmocka_unit_test(finalizer_resurrection_in_a_cascade),
         cmocka_unit_test(teardown_clears_weak_references_first),
         cmocka_unit_test(panic_message_from_the_reused_record),
+        cmocka_unit_test(sized_twin_and_counted_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

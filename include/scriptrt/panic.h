@@ -149,6 +149,9 @@ SR_API void sr_frame_pop(sr_runtime *rt);
 
 /* Twin of sr_rc_new that panics with SR_PANIC_NOMEM instead of returning NULL. */
 SR_API void *sr_rc_new_or_panic(sr_runtime *rt, sr_type_id type);
+/* Twin of sr_rc_new_sized: SR_PANIC_NOMEM when the heap refuses, SR_PANIC_ERROR
+   for an unknown type or a size below the type's size. */
+SR_API void *sr_rc_new_sized_or_panic(sr_runtime *rt, sr_type_id type, size_t size);
 
 #ifdef __cplusplus
 }

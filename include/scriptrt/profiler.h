@@ -19,7 +19,9 @@
  * rendered. docs/profiling.md has a worked example and the JSON schema.
  *
  * Thread rule: like the runtime, one thread at a time. None of these
- * functions panics. Snapshots and diffs are independent of the runtime once
+ * functions panics of its own, except sr_profiler_check_leaks: its collection
+ * runs finalizers, and a finalizer's panic reaches the caller's protected
+ * execution (after the collection has finished). Snapshots and diffs are independent of the runtime once
  * taken (they may outlive it).
  */
 #ifndef SCRIPTRT_PROFILER_H

@@ -81,8 +81,9 @@ SR_API void        sr_runtime_free(sr_runtime *rt);
 SR_API const sr_config *sr_runtime_config(const sr_runtime *rt);
 
 /* Changes the heap limit (0 = unlimited). A limit below the bytes in use now is
-   refused with SR_ERR_NOMEM after one collection has tried to make room; NULL rt
-   -> SR_ERR_INVALID. */
+   refused with SR_ERR_NOMEM after one collection has tried to make room (that
+   collection runs finalizers; a finalizer's panic reaches the caller's
+   protected execution); NULL rt -> SR_ERR_INVALID. */
 SR_API sr_status sr_runtime_set_heap_limit(sr_runtime *rt, size_t max_heap_size);
 
 typedef struct sr_stats {
