@@ -79,6 +79,23 @@
 
 /* The entry address of the outermost protected execution active on this thread. */
 static _Thread_local char *sr__thread_stack_base SR__TLS_MODEL;
+/* The lowest address the stack guard lets protected code reach on this thread:
+   the thread's real stack bottom plus the panic path's headroom, so a
+   stack_size larger than the thread's stack still ends in a panic, not a
+   fault. Looked up once per thread (0 = not yet). */
+static _Thread_local uintptr_t sr__thread_stack_floor SR__TLS_MODEL;
+
+static SR__COLD uintptr_t sr__stack_floor_lookup(void)
+{
+    uintptr_t floor = 1;
+    pthread_attr_t a;
+    if (pthread_getattr_np(pthread_self(), &a) != 0) return floor;
+    void *addr = NULL;
+    size_t size = 0;
+    if (pthread_attr_getstack(&a, &addr, &size) == 0 && addr) floor = (uintptr_t)addr + SR__STACK_HEADROOM;
+    pthread_attr_destroy(&a);
+    return floor;
+}
 
 static inline char *sr__panic_sp(void) { return (char *)__builtin_frame_address(0); }
 
@@ -151,9 +168,13 @@ sr_status sr_execute_protected(sr_runtime *rt, sr_protected_fn fn, void *arg)
     j.saved_limit = p->stack_limit;
     j.saved_in_hook = p->in_hook;
     char *base = j.saved_base = sr__thread_stack_base;
-    if (!base) base = sr__thread_stack_base = sr__panic_sp();
-    uintptr_t b = (uintptr_t)base, budget = rt->cfg.stack_size;
-    p->stack_limit = (char *)(b > budget ? b - budget : 1);
+    if (!base) {
+        base = sr__thread_stack_base = sr__panic_sp();
+        if (SR__UNLIKELY(!sr__thread_stack_floor)) sr__thread_stack_floor = sr__stack_floor_lookup();
+    }
+    uintptr_t b = (uintptr_t)base, budget = rt->cfg.stack_size, floor = sr__thread_stack_floor;
+    uintptr_t limit = b > budget ? b - budget : 1;
+    p->stack_limit = (char *)(limit > floor ? limit : floor);
     if (_setjmp(j.env) != 0) {
         sr__panic_unwind_to(rt, &j);
         p->top = j.prev;

@@ -3,7 +3,14 @@
  */
 #include "support.h"
 
+#include <pthread.h>
 #include <string.h>
+
+#if defined(__GNUC__)
+#  define SR__TEST_NOINLINE __attribute__((noinline))
+#else
+#  define SR__TEST_NOINLINE
+#endif
 
 typedef struct pair { void *a, *b; } pair;
 typedef struct leaf { int64_t v; } leaf;
@@ -200,6 +207,49 @@ static void sized_twin_and_counted_refusals(void **state)
     sr_runtime_free(rt);
 }
 
+/* stack_size larger than the thread's real stack: the guard still panics. */
+static int depth_reached;
+static SR__TEST_NOINLINE void recurse(sr_runtime *rt, int depth)
+{
+    volatile char pad[256];
+    pad[0] = (char)depth;
+    depth_reached = depth;
+    sr_check_stack(rt);
+    if (depth < 10000000) recurse(rt, depth + 1);
+    (void)pad[0];
+}
+
+static void recurse_fn(sr_runtime *rt, void *arg)
+{
+    (void)arg;
+    recurse(rt, 0);
+}
+
+static void *small_thread(void *arg)
+{
+    sr_runtime *rt = NULL;
+    if (sr_runtime_new(NULL, &rt) != SR_OK) return NULL;   /* stack_size 2 MiB */
+    *(sr_status *)arg = sr_execute_protected(rt, recurse_fn, NULL);
+    if (*(sr_status *)arg == SR_ERR_PANIC && sr_panic_last(rt)->kind != SR_PANIC_STACK) *(sr_status *)arg = SR_OK;
+    sr_runtime_free(rt);
+    return NULL;
+}
+
+static void stack_guard_on_a_thread_smaller_than_stack_size(void **state)
+{
+    (void)state;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 1024 * 1024);   /* below the 2 MiB budget */
+    pthread_t th;
+    sr_status st = SR_OK;
+    assert_int_equal(pthread_create(&th, &a, small_thread, &st), 0);
+    pthread_join(th, NULL);
+    pthread_attr_destroy(&a);
+    assert_int_equal(st, SR_ERR_PANIC);
+    assert_true(depth_reached > 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +258,7 @@ int main(void)
         cmocka_unit_test(teardown_clears_weak_references_first),
         cmocka_unit_test(panic_message_from_the_reused_record),
         cmocka_unit_test(sized_twin_and_counted_refusals),
+        cmocka_unit_test(stack_guard_on_a_thread_smaller_than_stack_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
