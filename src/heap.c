@@ -143,6 +143,16 @@ static sr__hdr *sr__heap_alloc_slow(sr_runtime *rt, size_t total, uint32_t info)
     return h;
 }
 
+SR__NOINLINE void sr__heap_profile_alloc(sr_runtime *rt, sr__hdr *h)
+{
+    sr__profiler_on_alloc(rt, h, rt->heap.cls[h->cls].size);
+}
+
+SR__NOINLINE void sr__heap_profile_free(sr_runtime *rt, sr__hdr *h)
+{
+    sr__profiler_on_free(rt, h, rt->heap.cls[h->cls].size);
+}
+
 sr__hdr *sr__heap_alloc(sr_runtime *rt, size_t total, uint32_t info)
 {
     sr__hdr *h = sr__heap_alloc_fast(&rt->heap, total, info);
@@ -292,9 +302,12 @@ void *sr_alloc(sr_runtime *rt, size_t size)
 {
     if (SR__UNLIKELY(!rt)) return NULL;
     sr__gc_alloc_tick(rt);
-    if (SR__LIKELY(size <= SR__SMALL_MAX - SR__HDR_SIZE && rt->prof == NULL)) {
+    if (SR__LIKELY(size <= SR__SMALL_MAX - SR__HDR_SIZE)) {
         sr__hdr *h = sr__heap_alloc_fast(&rt->heap, sr__raw_total(size), SR__KIND_RAW);
-        if (SR__LIKELY(h != NULL)) return sr__payload_of(h);
+        if (SR__LIKELY(h != NULL)) {
+            if (SR__UNLIKELY(rt->prof != NULL)) sr__heap_profile_alloc(rt, h);
+            return sr__payload_of(h);
+        }
     }
     return sr__alloc_slow(rt, size);
 }

@@ -55,21 +55,29 @@ void  sr__sys_free(sr_runtime *rt, void *ptr, size_t size);
 uint64_t sr__now_ns(void);
 
 /* Heap fast paths that also test the profiler switch: inline at every call site. */
+/* The profiler's record of a fast-path block, out of line so that the hot paths
+   around it keep a small frame (heap.c). */
+void sr__heap_profile_alloc(sr_runtime *rt, sr__hdr *h);
+void sr__heap_profile_free(sr_runtime *rt, sr__hdr *h);
+
 static inline sr__hdr *sr__heap_alloc_inline(sr_runtime *rt, size_t total, uint32_t info)
 {
-    if (SR__LIKELY(rt->prof == NULL)) {
-        sr__hdr *h = sr__heap_alloc_fast(&rt->heap, total, info);
-        if (SR__LIKELY(h != NULL)) return h;
+    sr__hdr *h = sr__heap_alloc_fast(&rt->heap, total, info);
+    if (SR__LIKELY(h != NULL)) {
+        if (SR__UNLIKELY(rt->prof != NULL)) sr__heap_profile_alloc(rt, h);
+        return h;
     }
     return sr__heap_alloc(rt, total, info);
 }
 
 static inline void sr__heap_free_inline(sr_runtime *rt, sr__hdr *h)
 {
-    if (SR__LIKELY(rt->prof == NULL && h->cls != SR__CLS_LARGE && !SR__POISON_FREED))
+    if (SR__LIKELY(h->cls != SR__CLS_LARGE && !SR__POISON_FREED)) {
+        if (SR__UNLIKELY(rt->prof != NULL)) sr__heap_profile_free(rt, h);
         sr__heap_free_small(&rt->heap, h);
-    else
+    } else {
         sr__heap_free(rt, h);
+    }
 }
 
 #endif
