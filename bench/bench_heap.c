@@ -12,7 +12,7 @@
 static void *(*mi_malloc_fn)(size_t);
 static void (*mi_free_fn)(void *);
 
-enum { N = 1000000, WINDOW = 64 };
+enum { N = 1000000 };
 
 typedef struct { sr_runtime *rt; size_t size; } ctx_t;
 
@@ -21,42 +21,34 @@ typedef struct { sr_runtime *rt; size_t size; } ctx_t;
 static uint64_t run_sr(void *p)
 {
     ctx_t *c = p;
-    void *w[WINDOW] = {0};
-    for (unsigned i = 0; i < N; i++) {
-        unsigned k = i % WINDOW;
-        sr_free(c->rt, w[k]);
-        w[k] = sr_alloc(c->rt, c->size + (i & 7) * 4);
-        bench_escape(w[k]);
-    }
-    for (unsigned k = 0; k < WINDOW; k++) sr_free(c->rt, w[k]);
-    return N;
+    return bench_window_blocks(c->rt, N, c->size);
 }
 
 static uint64_t run_malloc(void *p)
 {
     ctx_t *c = p;
-    void *w[WINDOW] = {0};
+    void *w[BENCH_WINDOW] = {0};
     for (unsigned i = 0; i < N; i++) {
-        unsigned k = i % WINDOW;
+        unsigned k = i % BENCH_WINDOW;
         free(w[k]);
         w[k] = malloc(c->size + (i & 7) * 4);
         bench_escape(w[k]);
     }
-    for (unsigned k = 0; k < WINDOW; k++) free(w[k]);
+    for (unsigned k = 0; k < BENCH_WINDOW; k++) free(w[k]);
     return N;
 }
 
 static uint64_t run_mimalloc(void *p)
 {
     ctx_t *c = p;
-    void *w[WINDOW] = {0};
+    void *w[BENCH_WINDOW] = {0};
     for (unsigned i = 0; i < N; i++) {
-        unsigned k = i % WINDOW;
+        unsigned k = i % BENCH_WINDOW;
         mi_free_fn(w[k]);
         w[k] = mi_malloc_fn(c->size + (i & 7) * 4);
         bench_escape(w[k]);
     }
-    for (unsigned k = 0; k < WINDOW; k++) mi_free_fn(w[k]);
+    for (unsigned k = 0; k < BENCH_WINDOW; k++) mi_free_fn(w[k]);
     return N;
 }
 

@@ -7,7 +7,7 @@
 
 #include <scriptrt.h>
 
-enum { PAIRS = 20000000, ALLOCS = 2000000, WINDOW = 64 };
+enum { PAIRS = 20000000, ALLOCS = 2000000 };
 
 typedef struct ctx { sr_runtime *rt; void *obj; sr_type_id type; } ctx;
 
@@ -42,15 +42,7 @@ static uint64_t run_retain_release(void *p)
 static uint64_t run_obj_alloc(void *p)
 {
     ctx *c = p;
-    void *w[WINDOW] = { 0 };
-    for (unsigned i = 0; i < ALLOCS; i++) {
-        unsigned k = i % WINDOW;
-        sr_rc_release(c->rt, w[k]);
-        w[k] = sr_rc_new(c->rt, c->type);
-        bench_escape(w[k]);
-    }
-    for (unsigned k = 0; k < WINDOW; k++) sr_rc_release(c->rt, w[k]);
-    return ALLOCS;
+    return bench_window_objects(c->rt, ALLOCS, c->type);
 }
 
 /* glibc's own entry points: the bench links mimalloc when it is installed,
@@ -61,28 +53,28 @@ extern void __libc_free(void *p);
 static uint64_t run_glibc(void *p)
 {
     (void)p;
-    void *w[WINDOW] = { 0 };
+    void *w[BENCH_WINDOW] = { 0 };
     for (unsigned i = 0; i < ALLOCS; i++) {
-        unsigned k = i % WINDOW;
+        unsigned k = i % BENCH_WINDOW;
         __libc_free(w[k]);
         w[k] = __libc_calloc(1, 8);     /* an 8-byte zeroed payload, like sr_rc_new */
         bench_escape(w[k]);
     }
-    for (unsigned k = 0; k < WINDOW; k++) __libc_free(w[k]);
+    for (unsigned k = 0; k < BENCH_WINDOW; k++) __libc_free(w[k]);
     return ALLOCS;
 }
 
 static uint64_t run_malloc(void *p)
 {
     (void)p;
-    void *w[WINDOW] = { 0 };
+    void *w[BENCH_WINDOW] = { 0 };
     for (unsigned i = 0; i < ALLOCS; i++) {
-        unsigned k = i % WINDOW;
+        unsigned k = i % BENCH_WINDOW;
         free(w[k]);
         w[k] = calloc(1, 8);
         bench_escape(w[k]);
     }
-    for (unsigned k = 0; k < WINDOW; k++) free(w[k]);
+    for (unsigned k = 0; k < BENCH_WINDOW; k++) free(w[k]);
     return ALLOCS;
 }
 
@@ -125,7 +117,7 @@ int main(void)
     double oa = bench_median_ns(run_obj_alloc, &c3, SR_BENCH_REPEATS);
     double ga = bench_median_ns(run_glibc, NULL, SR_BENCH_REPEATS);
     double ma = bench_median_ns(run_malloc, NULL, SR_BENCH_REPEATS);
-    printf(" object alloc+free, 8-byte zeroed payload, window of %d, %d ops\n", WINDOW, ALLOCS);
+    printf(" object alloc+free, 8-byte zeroed payload, window of %d, %d ops\n", BENCH_WINDOW, ALLOCS);
     bench_row("glibc calloc(8)+free (__libc_calloc)", ga, "ns", "");
 #ifdef SR_BENCH_HAVE_MIMALLOC
     printf("  (mimalloc is linked: it interposes __libc_calloc too, so both rows are mimalloc)\n");

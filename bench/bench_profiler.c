@@ -11,7 +11,7 @@
 
 #include <scriptrt.h>
 
-enum { N = 1000000, WINDOW = 64, REPEATS = 9 };
+enum { N = 1000000, REPEATS = 9 };
 
 typedef struct { sr_runtime *rt; size_t size; sr_type_id type; } ctx_t;
 
@@ -19,30 +19,14 @@ typedef struct { sr_runtime *rt; size_t size; sr_type_id type; } ctx_t;
 static __attribute__((noinline)) uint64_t run_loop(void *p)
 {
     ctx_t *c = p;
-    void *w[WINDOW] = {0};
-    for (unsigned i = 0; i < N; i++) {
-        unsigned k = i % WINDOW;
-        sr_free(c->rt, w[k]);
-        w[k] = sr_alloc(c->rt, c->size + (i & 7) * 4);
-        bench_escape(w[k]);
-    }
-    for (unsigned k = 0; k < WINDOW; k++) sr_free(c->rt, w[k]);
-    return N;
+    return bench_window_blocks(c->rt, N, c->size);
 }
 
 /* The same window with objects: sr_rc_new + sr_rc_release. */
 static __attribute__((noinline)) uint64_t run_objects(void *p)
 {
     ctx_t *c = p;
-    void *w[WINDOW] = {0};
-    for (unsigned i = 0; i < N; i++) {
-        unsigned k = i % WINDOW;
-        sr_rc_release(c->rt, w[k]);
-        w[k] = sr_rc_new(c->rt, c->type);
-        bench_escape(w[k]);
-    }
-    for (unsigned k = 0; k < WINDOW; k++) sr_rc_release(c->rt, w[k]);
-    return N;
+    return bench_window_objects(c->rt, N, c->type);
 }
 
 static sr_runtime *make(bool profiling, size_t sample_bytes)

@@ -7,6 +7,7 @@
 #ifndef SR_BENCH_UTIL_H
 #define SR_BENCH_UTIL_H
 
+#include <scriptrt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,37 @@ static inline double bench_median_ns(uint64_t (*fn)(void *ctx), void *ctx, int r
 
 /* Keeps the compiler from deleting a computation. */
 static inline void bench_escape(void *p) { __asm__ volatile("" : : "g"(p) : "memory"); }
+
+/* The allocation loops the heap, object and profiler benchmarks share: a sliding
+   window of BENCH_WINDOW live blocks, so an allocator cannot simply hand back the
+   block it got a moment ago. Raw blocks vary their size by 0..28 bytes. */
+enum { BENCH_WINDOW = 64 };
+
+static inline uint64_t bench_window_blocks(sr_runtime *rt, unsigned n, size_t size)
+{
+    void *w[BENCH_WINDOW] = {0};
+    for (unsigned i = 0; i < n; i++) {
+        unsigned k = i % BENCH_WINDOW;
+        sr_free(rt, w[k]);
+        w[k] = sr_alloc(rt, size + (i & 7) * 4);
+        bench_escape(w[k]);
+    }
+    for (unsigned k = 0; k < BENCH_WINDOW; k++) sr_free(rt, w[k]);
+    return n;
+}
+
+static inline uint64_t bench_window_objects(sr_runtime *rt, unsigned n, sr_type_id type)
+{
+    void *w[BENCH_WINDOW] = {0};
+    for (unsigned i = 0; i < n; i++) {
+        unsigned k = i % BENCH_WINDOW;
+        sr_rc_release(rt, w[k]);
+        w[k] = sr_rc_new(rt, type);
+        bench_escape(w[k]);
+    }
+    for (unsigned k = 0; k < BENCH_WINDOW; k++) sr_rc_release(rt, w[k]);
+    return n;
+}
 
 static inline void bench_row(const char *name, double value, const char *unit, const char *goal)
 {
