@@ -80,17 +80,24 @@ static void regression_cleanup_release_exists(void **state)
     sr_runtime_free(rt);
 }
 
-/* sr_profiler_check_leaks must collect cycles first (it did not: a leftover stub). */
-static void regression_check_leaks_collects(void **state)
+/* A runtime with profiling on and the pair type registered. */
+static sr_runtime *profiled_rt_with_pair(sr_type_id *id)
 {
-    (void)state;
     sr_config c = sr_config_default();
     c.enable_profiling = true;
     sr_runtime *rt = NULL;
     assert_int_equal(sr_runtime_new(&c, &rt), SR_OK);
     sr_type t = pair_type();
+    assert_int_equal(sr_type_register(rt, &t, id), SR_OK);
+    return rt;
+}
+
+/* sr_profiler_check_leaks must collect cycles first (it did not: a leftover stub). */
+static void regression_check_leaks_collects(void **state)
+{
+    (void)state;
     sr_type_id id;
-    assert_int_equal(sr_type_register(rt, &t, &id), SR_OK);
+    sr_runtime *rt = profiled_rt_with_pair(&id);
     sr_profiler_mark(rt);
     make_cycle(rt, id);
     sr_stats s0 = stats_of(rt);
@@ -108,13 +115,8 @@ static void regression_check_leaks_collects(void **state)
 static void regression_profile_names_types(void **state)
 {
     (void)state;
-    sr_config c = sr_config_default();
-    c.enable_profiling = true;
-    sr_runtime *rt = NULL;
-    assert_int_equal(sr_runtime_new(&c, &rt), SR_OK);
-    sr_type t = pair_type();
     sr_type_id id;
-    assert_int_equal(sr_type_register(rt, &t, &id), SR_OK);
+    sr_runtime *rt = profiled_rt_with_pair(&id);
     pair *p = sr_rc_new(rt, id);
     p->tag = 4242;
     sr_profile pr;
