@@ -383,6 +383,14 @@ typedef struct clean_ctx {
     bool panic;
 } clean_ctx;
 
+/* Clears the log and the context; the first n arguments log into log. */
+static void clean_ctx_init(clean_log *log, clean_ctx *c, int n)
+{
+    memset(log, 0, sizeof *log);
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < n; i++) c->args[i] = (clean_arg){ log, i };
+}
+
 static void fn_push_and_panic(sr_runtime *rt, void *arg)
 {
     clean_ctx *c = arg;
@@ -398,9 +406,7 @@ static void cleanup_runs_once_newest_first(void **state)
     sr_runtime *rt = new_rt(&ta, 0, true);
     static clean_log log;
     static clean_ctx c;
-    memset(&log, 0, sizeof log);
-    memset(&c, 0, sizeof c);
-    for (int i = 0; i < 2000; i++) c.args[i] = (clean_arg){ &log, i };
+    clean_ctx_init(&log, &c, 2000);
 
     /* one entry pushed outside protection stays untouched */
     sr_cleanup_push(rt, cleanup_fn, &c.args[1999]);
@@ -491,9 +497,7 @@ static void cleanup_push_growth_failure(void **state)
     sr_runtime *rt = new_rt(&ta, 0, true);
     static clean_log log;
     static clean_ctx c;
-    memset(&log, 0, sizeof log);
-    memset(&c, 0, sizeof c);
-    for (int i = 0; i < 100; i++) c.args[i] = (clean_arg){ &log, i };
+    clean_ctx_init(&log, &c, 100);
     c.count = 100;
     ta.fail_at = ta.calls + 1;    /* the first growth (at 17 entries) fails */
     size_t internal;
