@@ -128,7 +128,7 @@ static sr__hdr *sr__heap_try(sr_runtime *rt, size_t total, uint32_t info)
     return h;
 }
 
-static sr__hdr *sr__heap_alloc_slow(sr_runtime *rt, size_t total, uint32_t info)
+sr__hdr *sr__heap_alloc_slow(sr_runtime *rt, size_t total, uint32_t info)
 {
     sr__hdr *h = sr__heap_try(rt, total, info);
     if (SR__UNLIKELY(!h)) {
@@ -294,7 +294,7 @@ size_t sr_alloc_charge(size_t size)
 static SR__NOINLINE void *sr__alloc_slow(sr_runtime *rt, size_t size)
 {
     if (size > SIZE_MAX - 4 * SR__LARGE_EXTRA) { rt->heap.failed++; return NULL; }
-    sr__hdr *h = sr__heap_alloc(rt, sr__raw_total(size), SR__KIND_RAW);
+    sr__hdr *h = sr__heap_alloc_slow(rt, sr__raw_total(size), SR__KIND_RAW);   /* fast path failed or does not apply */
     return h ? sr__payload_of(h) : NULL;
 }
 

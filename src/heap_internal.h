@@ -115,6 +115,8 @@ void     sr__heap_destroy(sr_runtime *rt);
    emergency collection once before refusing at the limit. NULL: refused
    (counted in failed_allocations). */
 sr__hdr *sr__heap_alloc(sr_runtime *rt, size_t total, uint32_t info);
+/* sr__heap_alloc without its free-list fast path, for callers that tried it. */
+sr__hdr *sr__heap_alloc_slow(sr_runtime *rt, size_t total, uint32_t info);
 /* Resizes a RAW block; NULL: refused, old block intact. */
 sr__hdr *sr__heap_realloc(sr_runtime *rt, sr__hdr *h, size_t total);
 void     sr__heap_free(sr_runtime *rt, sr__hdr *h);

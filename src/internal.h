@@ -67,7 +67,7 @@ static inline sr__hdr *sr__heap_alloc_inline(sr_runtime *rt, size_t total, uint3
         if (SR__UNLIKELY(rt->prof != NULL)) sr__heap_profile_alloc(rt, h);
         return h;
     }
-    return sr__heap_alloc(rt, total, info);
+    return sr__heap_alloc_slow(rt, total, info);
 }
 
 static inline void sr__heap_free_inline(sr_runtime *rt, sr__hdr *h)
