@@ -153,16 +153,6 @@ SR__NOINLINE void sr__heap_profile_free(sr_runtime *rt, sr__hdr *h)
     sr__profiler_on_free(rt, h, rt->heap.cls[h->cls].size);
 }
 
-sr__hdr *sr__heap_alloc(sr_runtime *rt, size_t total, uint32_t info)
-{
-    sr__hdr *h = sr__heap_alloc_fast(&rt->heap, total, info);
-    if (SR__LIKELY(h != NULL)) {
-        if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_alloc(rt, h, rt->heap.cls[h->cls].size);
-        return h;
-    }
-    return sr__heap_alloc_slow(rt, total, info);
-}
-
 void sr__heap_free(sr_runtime *rt, sr__hdr *h)
 {
     sr__heap *hp = &rt->heap;

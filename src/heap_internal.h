@@ -113,9 +113,8 @@ void     sr__heap_destroy(sr_runtime *rt);
 /* A block of `total` bytes (header included) whose header gets `info`; rc, aux
    and flags are zero, the bytes after the header are NOT cleared. Tries an
    emergency collection once before refusing at the limit. NULL: refused
-   (counted in failed_allocations). */
-sr__hdr *sr__heap_alloc(sr_runtime *rt, size_t total, uint32_t info);
-/* sr__heap_alloc without its free-list fast path, for callers that tried it. */
+   (counted in failed_allocations). The entry point is sr__heap_alloc_inline
+   (internal.h), which tries the free-list fast path first and then this. */
 sr__hdr *sr__heap_alloc_slow(sr_runtime *rt, size_t total, uint32_t info);
 /* Resizes a RAW block; NULL: refused, old block intact. */
 sr__hdr *sr__heap_realloc(sr_runtime *rt, sr__hdr *h, size_t total);
@@ -130,7 +129,7 @@ void     sr__heap_each_live(sr_runtime *rt, void (*fn)(sr__hdr *h, void *ctx), v
 /* ---- inline fast paths ------------------------------------------------------------ *
  * Small block, room under the limit, free list non-empty: a table lookup, one
  * compare against the limit, a pop, four counter updates and the header stores.
- * Everything else goes to sr__heap_alloc (carving, new pages, large blocks,
+ * Everything else goes to sr__heap_alloc_slow (carving, new pages, large blocks,
  * emergency collection, refusal). The wrappers that also test the profiler
  * switch (sr__heap_alloc_inline, sr__heap_free_inline) are in internal.h. */
 #ifndef NDEBUG

@@ -103,7 +103,7 @@ sr_weak *sr_weak_new(sr_runtime *rt, void *obj)
     if (rt->types.teardown) return NULL;    /* every weak reference is cleared already */
     sr__gc_alloc_tick(rt);    /* may collect: obj is held by the caller, so it survives */
     if (!sr__weak_reserve(rt)) { rt->heap.failed++; return NULL; }
-    sr__hdr *wb = sr__heap_alloc(rt, SR__HDR_SIZE + sizeof(sr_weak), SR__KIND_RAW);
+    sr__hdr *wb = sr__heap_alloc_inline(rt, SR__HDR_SIZE + sizeof(sr_weak), SR__KIND_RAW);
     if (!wb) return NULL;
     wb->flags = SR__WEAK_MARK;
     sr_weak *w = sr__payload_of(wb);
