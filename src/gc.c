@@ -8,7 +8,11 @@
  * roots    possible cycle roots: live objects whose count dropped to a
  *          non-zero value. roots[i]->aux == i + 1 and the object has
  *          BUFFERED; a buffered object that dies leaves in O(1) (the last
- *          entry moves into its slot). Acyclic objects never enter.
+ *          entry moves into its slot). Acyclic objects never enter. A root
+ *          stays until the next collection even if it is retained meanwhile
+ *          (no "black on increment"): references also move into fields
+ *          without a count change, so a retain does not show that the object
+ *          cannot be the entry of a garbage cycle (docs/gc.md).
  * stack    the work stack of every phase (sys memory, grows by doubling).
  *          Entries are header pointers with a task tag in bit 0. If it cannot
  *          grow, the object is marked PENDING / PENDING1 in its header
@@ -28,7 +32,11 @@
  *  1. MarkRoots: every buffered root leaves the buffer and is greyed; MarkGray
  *     subtracts, for every edge from a grey object to a (non-acyclic) child,
  *     one count from the child and greys it. Only what is reachable from the
- *     roots is touched: a big live heap nobody released into costs nothing.
+ *     roots is touched: a big live heap nobody released into costs nothing;
+ *     a big live structure below a root is walked in full by every
+ *     collection that finds the root buffered (only the walk can show that
+ *     no edge in it leads back to the root), which is why low-yield runs
+ *     pace the next one (sr__gc_adapt).
  *  2. ScanRoots: a grey object with a count left is referenced from outside:
  *     ScanBlack blackens it and everything grey or white it reaches, adding
  *     the subtracted counts back. A grey object with count 0 turns white.
