@@ -403,7 +403,8 @@ sr_status sr__profiler_init(sr_runtime *rt)
     p->bytes = sizeof *p;
     p->depth = rt->cfg.profiler_stack_depth ? rt->cfg.profiler_stack_depth : 8;
     if (p->depth > SR__PROF_MAX_FRAMES - SR__PROF_EXTRA_FRAMES) p->depth = SR__PROF_MAX_FRAMES - SR__PROF_EXTRA_FRAMES;
-    p->sample_bytes = rt->cfg.profiler_sample_bytes;
+    /* internally 0 means every allocation */
+    p->sample_bytes = rt->cfg.profiler_sample_bytes <= SR_PROFILER_EVERY_ALLOCATION ? 0 : rt->cfg.profiler_sample_bytes;
     p->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)rt;
     p->epoch = 1;
     p->tag = (uint16_t)(1u << SR__PROF_EPOCH_SHIFT);
