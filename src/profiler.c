@@ -29,8 +29,9 @@
  *    removed: live_count/live_bytes say what is alive from each.
  *  - epoch: sr_profiler_mark increments it (1..127, then one heap walk
  *    renumbers every live block to 0 and it starts again at 1); a block whose
- *    header carries the current epoch was allocated since the mark. leak_*
- *    count those alive; reports find them by walking the heap.
+ *    header carries the current epoch was allocated since the mark. The leak
+ *    figures come from the live counts at the mark and the frees of older
+ *    blocks since (P4); reports find the blocks themselves by walking the heap.
  *
  * Invariants
  * ----------
@@ -490,8 +491,8 @@ static void sr__prof_live(const sr__profiler *p, size_t count[2], size_t bytes[2
         count[0] += (size_t)(p->types[i].allocations - p->types[i].frees);
         bytes[0] += p->types[i].bytes;
     }
-    count[1] = p->type_cap ? (size_t)(p->types[0].allocations - p->types[0].frees) : 0;
-    bytes[1] = p->type_cap ? p->types[0].bytes : 0;
+    count[1] = (size_t)(p->types[0].allocations - p->types[0].frees);   /* type_cap >= 1 */
+    bytes[1] = p->types[0].bytes;
 }
 
 sr__leaks sr__profiler_leaks(const sr__profiler *p)

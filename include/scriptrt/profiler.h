@@ -16,8 +16,9 @@
  * allocated (default 512 KiB, as tcmalloc and jemalloc), or of every
  * allocation with N = SR_PROFILER_EVERY_ALLOCATION. Per-type counters and the
  * leak figures are exact either way; with sampling, stack byte figures are
- * estimates (each sampled block stands for max(its bytes, N) bytes). Frames are symbolized only when a report is
- * rendered. docs/profiling.md has a worked example and the JSON schema.
+ * estimates (each sampled block stands for max(its bytes, N) bytes). Frames
+ * are symbolized only when a report is rendered. docs/profiling.md has a
+ * worked example and the JSON schema.
  *
  * Thread rule: like the runtime, one thread at a time. None of these
  * functions panics of its own, except sr_profiler_check_leaks: its collection
