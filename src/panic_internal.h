@@ -54,8 +54,10 @@ struct sr__bt_cache;
 typedef struct sr__panic {
     sr__jmp *top;                /* newest protected execution, NULL outside */
     char *stack_limit;           /* sr_check_stack panics below this address; NULL outside protection */
-    uint64_t panics;
+    uint64_t panics;             /* panics ever recorded; the newest record is panic number `panics` */
     bool in_hook;                /* the hook is running: nested panics do not call it */
+    uint64_t last_seq;           /* number of the panic sr_panic_last names (0: none) */
+    uint64_t landing_seq;        /* number of the panic the newest longjmp delivers */
 
     /* the history ring: recs[newest] is the newest of `count` records, older ones before it */
     sr__panic_rec *recs;
