@@ -239,12 +239,12 @@ sr__hdr *sr__heap_realloc(sr_runtime *rt, sr__hdr *h, size_t total)
             return NULL;
         }
     }
-    if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_alloc(rt, n, sr__heap_charge_of(rt, n));
     size_t keep = sr__heap_usable(rt, h);
     if (keep > total - SR__HDR_SIZE) keep = total - SR__HDR_SIZE;
     memcpy(sr__payload_of(n), sr__payload_of(h), keep);
     n->aux = h->aux;
-    n->flags = h->flags;
+    n->flags = (uint16_t)(h->flags & SR__FLAGS_USER_MASK);
+    if (SR__UNLIKELY(rt->prof != NULL)) sr__profiler_on_alloc(rt, n, sr__heap_charge_of(rt, n));
     sr__heap_free(rt, h);
     return n;
 }
@@ -314,7 +314,7 @@ void *sr_calloc(sr_runtime *rt, size_t n, size_t size)
 static sr__hdr *sr__raw_hdr_checked(sr_runtime *rt, const void *ptr, const char *what)
 {
     sr__hdr *h = sr__hdr_of(ptr);
-    if (SR__UNLIKELY(sr__kind(h) != SR__KIND_RAW || h->flags == SR__FLAGS_WEAK_HANDLE))
+    if (SR__UNLIKELY(sr__kind(h) != SR__KIND_RAW || (h->flags & SR__FLAGS_WEAK_HANDLE)))
         sr_panic_at(rt, __FILE__, __LINE__, what, "%s(%p): not a live block of this runtime%s", what, ptr,
                     sr__kind(h) == SR__KIND_FREE ? " (freed already)" : "");
     return h;

@@ -45,12 +45,18 @@ typedef struct sr__hdr {
     uint32_t info;    /* bits 0-1 kind; bits 2-7 owned by the object layer; bits 8-31 type id */
     uint32_t aux;     /* owned by the block's user (objects: root-buffer slot + 1) */
     uint16_t cls;     /* size class; SR__CLS_LARGE for a large block */
-    uint16_t flags;   /* owned by the block's user */
+    uint16_t flags;   /* bits 0-7 owned by the block's user, bits 8-15 by the profiler */
 } sr__hdr;
 
-/* sr__hdr.flags of a RAW block that the runtime made for itself (a weak
-   handle): sr_free and sr_realloc refuse it. User blocks have flags 0. */
-#define SR__FLAGS_WEAK_HANDLE 0x5752u
+/* sr__hdr.flags: the low byte belongs to the block's user (the object layer's
+   SR__OBJF_* bits; the weak-handle mark of a raw block), the high byte to the
+   profiler (its mark epoch and whether it keeps a side record; 0 while
+   profiling is off). Each side changes only its own bits. */
+#define SR__FLAGS_USER_MASK   0x00ffu
+#define SR__FLAGS_PROF_MASK   0xff00u
+/* A RAW block that the runtime made for itself (a weak handle): sr_free and
+   sr_realloc refuse it. User blocks never have it. */
+#define SR__FLAGS_WEAK_HANDLE 0x0080u
 
 #define SR__HDR_SIZE      16u
 #define SR__PAGE_SIZE     (64u * 1024u)

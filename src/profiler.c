@@ -8,41 +8,49 @@
  * calls sr__profiler_on_alloc after every block it hands out and
  * sr__profiler_on_free before every block it takes back. Those are inline
  * fast paths (profiler_internal.h) for the common case; this file has the
- * general paths (stack capture, sampling, table growth, untracked blocks). Nothing is kept in
- * or beside an object header: everything per block lives in the profiler's
- * own tables, allocated through sr__sys_* (internal_bytes, never heap_used).
+ * general paths (stack capture, sampling, table growth).
+ *
+ * Per block, the profiler owns the high byte of the header's flags
+ * (SR__FLAGS_PROF_MASK): the mark epoch the block was allocated in (7 bits)
+ * and SR__PROF_RECORD, set when the block table holds a record for it.
+ * Everything else lives in the profiler's own tables, allocated through
+ * sr__sys_* (internal_bytes, never heap_used):
  *
  *  - types[]: counters per category, indexed by the type id in the header
  *    (bits 8-31 of info); index 0 (never a valid type id) holds the raw blocks
  *    of sr_alloc. The array grows to the largest id seen.
- *  - blocks: an open-addressing table keyed by header address (linear probing,
- *    load <= 1/2, backward-shift deletion, so no tombstones). A record holds
- *    the stack-table index of the block's allocation stack (0 = none sampled)
- *    and the mark epoch it was allocated in.
+ *  - blocks: the side records of sampled blocks, an open-addressing table keyed
+ *    by header address (linear probing, load <= 1/2, backward-shift deletion,
+ *    so no tombstones). A record holds the stack-table index of the block's
+ *    allocation stack. Unsampled blocks have no record, so the common
+ *    allocation and free never touch the table.
  *  - stacks: the stack table, one entry per distinct (category, frames) pair,
  *    found through a hash index; frames live in one pool. Entries are never
  *    removed: live_count/live_bytes say what is alive from each.
- *  - epoch: sr_profiler_mark increments it; a block whose record carries the
- *    current epoch was allocated since the mark. leak_* count those alive.
+ *  - epoch: sr_profiler_mark increments it (1..127, then one heap walk
+ *    renumbers every live block to 0 and it starts again at 1); a block whose
+ *    header carries the current epoch was allocated since the mark. leak_*
+ *    count those alive; reports find them by walking the heap.
  *
  * Invariants
  * ----------
  * P1  Sum over categories (and `other`) of bytes == heap_used; of count ==
  *     live objects + live raw blocks; allocations - frees == count per category.
- * P2  Every live block has at most one record; a record exists only for a live
- *     block. untracked_live counts live blocks without one.
+ * P2  A block has SR__PROF_RECORD <=> the table has exactly one record for it;
+ *     every record names a stack (never 0) and belongs to a live block.
  * P3  A stack's live_count/live_bytes are the sums over live blocks whose
  *     record names it (bytes weighted when sampling).
  * P4  leak_count/leak_bytes (objects) and leak_raw_* (raw blocks) are the sums
- *     over live blocks whose record carries the current epoch.
+ *     over live blocks whose header carries the current epoch; no live block
+ *     carries an epoch above the current one.
  * P5  The category of a block is the same at free as at allocation: ids below
  *     type_cap use their slot; ids at or above it use `other`, and type_cap
  *     stops growing for good the first time growth fails (types_frozen).
  *
- * Out of memory: when a table cannot grow, the block is still counted by type
- * (the counters never need memory) and is "untracked" (no record: no stack,
- * no leak check); a stack that cannot be stored is dropped (stack 0). The
- * allocation itself never fails because of the profiler.
+ * Out of memory: counters and the leak check never need memory. When a
+ * sampled stack cannot be stored, or its block's record cannot (untracked),
+ * the block simply has no record. The allocation itself never fails because
+ * of the profiler.
  */
 #include "internal.h"
 #include "backtrace_internal.h"
@@ -197,6 +205,15 @@ static inline bool sr__pb_remove(sr__profiler *p, uintptr_t key, sr__pblock *out
     return true;
 }
 
+uint32_t sr__profiler_stack_of(const sr__profiler *p, const sr__hdr *h)
+{
+    if (!(h->flags & SR__PROF_RECORD)) return 0;
+    size_t mask = p->block_cap - 1, i = sr__pb_home(p, (uintptr_t)h);
+    for (; p->blocks[i].key; i = (i + 1) & mask)
+        if (p->blocks[i].key == (uintptr_t)h) return p->blocks[i].stack;
+    return 0;
+}
+
 /* ---- the stack table ----------------------------------------------------------------- */
 
 static uint64_t sr__prof_hash_frames(uint32_t slot, void *const *frames, size_t n)
@@ -331,6 +348,8 @@ SR__PROF_HOT void sr__profiler_alloc_slow(sr_runtime *rt, sr__hdr *h, size_t cha
     t->allocations++;
     t->bytes += charge;
     if (t->bytes > t->peak) t->peak = t->bytes;
+    uint16_t bits = p->tag;
+    sr__prof_leak_add(p, slot, charge, 1);
 
     uint32_t stack = 0;
     if (p->sample_bytes == 0) {
@@ -339,28 +358,20 @@ SR__PROF_HOT void sr__profiler_alloc_slow(sr_runtime *rt, sr__hdr *h, size_t cha
         p->countdown -= (int64_t)(charge > (size_t)INT64_MAX ? INT64_MAX : charge);
         if (SR__UNLIKELY(p->countdown <= 0)) stack = sr__prof_sample(rt, p, slot);
     }
-
-    sr__pblock *b = sr__pb_insert(rt, p, (uintptr_t)h);
-    if (SR__UNLIKELY(!b)) {
-        p->untracked++;
-        p->untracked_live++;
-        return;
-    }
-    b->stack = stack;
-    b->epoch = p->epoch;
-    if (sr__kind(h) == SR__KIND_OBJ) {
-        p->leak_count++;
-        p->leak_bytes += charge;
-    } else {
-        p->leak_raw_count++;
-        p->leak_raw_bytes += charge;
-    }
     if (stack) {
-        sr__pstack *s = &p->stacks[stack];
-        s->allocations++;
-        s->live_count++;
-        s->live_bytes += sr__prof_weight(p, charge);
+        sr__pblock *b = sr__pb_insert(rt, p, (uintptr_t)h);
+        if (SR__LIKELY(b != NULL)) {
+            b->stack = stack;
+            bits |= SR__PROF_RECORD;
+            sr__pstack *s = &p->stacks[stack];
+            s->allocations++;
+            s->live_count++;
+            s->live_bytes += sr__prof_weight(p, charge);
+        } else {
+            p->untracked++;
+        }
     }
+    h->flags = (uint16_t)((h->flags & SR__FLAGS_USER_MASK) | bits);
 }
 
 SR__PROF_HOT void sr__profiler_free_slow(sr_runtime *rt, sr__hdr *h, size_t charge)
@@ -370,22 +381,10 @@ SR__PROF_HOT void sr__profiler_free_slow(sr_runtime *rt, sr__hdr *h, size_t char
     sr__ptype *t = slot < p->type_cap ? &p->types[slot] : &p->other;
     t->frees++;
     t->bytes -= charge;
+    if ((h->flags & SR__PROF_EPOCH_MASK) == p->tag) sr__prof_leak_add(p, slot, charge, -1);
 
     sr__pblock rec;
-    if (SR__UNLIKELY(!sr__pb_remove(p, (uintptr_t)h, &rec))) {
-        if (p->untracked_live) p->untracked_live--;
-        return;
-    }
-    if (rec.epoch == p->epoch) {
-        if (sr__kind(h) == SR__KIND_OBJ) {
-            p->leak_count--;
-            p->leak_bytes -= charge;
-        } else {
-            p->leak_raw_count--;
-            p->leak_raw_bytes -= charge;
-        }
-    }
-    if (rec.stack) {
+    if ((h->flags & SR__PROF_RECORD) && sr__pb_remove(p, (uintptr_t)h, &rec)) {
         sr__pstack *s = &p->stacks[rec.stack];
         s->live_count--;
         s->live_bytes -= sr__prof_weight(p, charge);
@@ -406,6 +405,7 @@ sr_status sr__profiler_init(sr_runtime *rt)
     p->sample_bytes = rt->cfg.profiler_sample_bytes;
     p->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)rt;
     p->epoch = 1;
+    p->tag = (uint16_t)(1u << SR__PROF_EPOCH_SHIFT);
     p->types = sr__sys_calloc(rt, SR__PROF_INIT_TYPES, sizeof *p->types);
     if (p->types) p->type_alloc = p->type_cap = SR__PROF_INIT_TYPES;
     p->out = sr__sys_calloc(rt, SR__PROF_INIT_TYPES + 1, sizeof *p->out);
@@ -513,16 +513,26 @@ bool sr_profiler_stats(sr_runtime *rt, sr_profile *out)
     return true;
 }
 
+static void sr__prof_epoch_reset(sr__hdr *h, void *ctx)
+{
+    SR__UNUSED(ctx);
+    h->flags &= (uint16_t)~SR__PROF_EPOCH_MASK;
+}
+
 void sr_profiler_mark(sr_runtime *rt)
 {
     if (!rt || !rt->prof) return;
     sr__profiler *p = rt->prof;
-    p->epoch++;
-    if (p->epoch == 0) {
-        /* after 2^32 marks: forget every old epoch so none aliases the new one */
-        for (size_t i = 0; i < p->block_cap; i++) p->blocks[i].epoch = 0;
+    if (p->epoch == SR__PROF_EPOCH_MAX) {
+        /* the header holds 7 bits of epoch: every SR__PROF_EPOCH_MAX marks, one
+           walk over the heap renumbers every live block to 0, so none aliases
+           the new epoch */
+        sr__heap_each_live(rt, sr__prof_epoch_reset, NULL);
         p->epoch = 1;
+    } else {
+        p->epoch++;
     }
+    p->tag = (uint16_t)(p->epoch << SR__PROF_EPOCH_SHIFT);
     p->leak_count = p->leak_bytes = 0;
     p->leak_raw_count = p->leak_raw_bytes = 0;
 }

@@ -52,12 +52,19 @@ typedef struct sr__pstack {
     size_t   live_bytes;   /* estimated bytes alive now (exact when every allocation is sampled) */
 } sr__pstack;
 
-/* Side record of one live block, keyed by its header address (0 = empty). */
+/* Side record of one sampled live block, keyed by its header address (0 = empty). */
 typedef struct sr__pblock {
     uintptr_t key;
-    uint32_t stack;        /* stack table index; 0 = no stack recorded */
-    uint32_t epoch;        /* mark epoch at allocation */
+    uint32_t stack;        /* stack table index (never 0: only blocks with a stack get a record) */
 } sr__pblock;
+
+/* The profiler's bits in sr__hdr.flags (the high byte, SR__FLAGS_PROF_MASK):
+   the mark epoch the block was allocated in (1..SR__PROF_EPOCH_MAX; 0 = before
+   the last renumbering) and whether the block table holds a record for it. */
+#define SR__PROF_EPOCH_SHIFT 8u
+#define SR__PROF_EPOCH_MASK  0x7f00u
+#define SR__PROF_EPOCH_MAX   127u
+#define SR__PROF_RECORD      0x8000u
 
 struct sr__profiler {
     /* categories: index 0 raw blocks, index = type id for objects */
@@ -71,8 +78,7 @@ struct sr__profiler {
     sr__pblock *blocks;
     size_t block_cap, block_count;   /* cap is a power of two */
     unsigned block_shift;            /* 64 - log2(block_cap) */
-    uint64_t untracked;              /* blocks that got no side record (profiler out of memory) */
-    size_t untracked_live;
+    uint64_t untracked;              /* sampled blocks whose record could not be stored */
 
     /* stack table: entries + hash index + frame pool; entry 0 is unused */
     sr__pstack *stacks;
@@ -90,7 +96,8 @@ struct sr__profiler {
     uint64_t rng;
 
     /* leak baseline */
-    uint32_t epoch;
+    uint32_t epoch;                  /* 1..SR__PROF_EPOCH_MAX */
+    uint16_t tag;                    /* epoch << SR__PROF_EPOCH_SHIFT: what new blocks carry */
     /* objects / raw blocks since the mark, alive (interleaved: see sr__ptype) */
     size_t leak_count, leak_raw_count, leak_bytes, leak_raw_bytes;
 
@@ -133,6 +140,8 @@ struct sr__diff_alloc {
     size_t depth;          /* frames shown per stack (the newer snapshot's depth) */
 };
 
+/* The stack-table index of a live block's allocation stack; 0 when none was kept. */
+uint32_t sr__profiler_stack_of(const sr__profiler *p, const struct sr__hdr *h);
 /* Builds a view of rt's profile (malloc'd; NULL when out of memory). */
 sr_profiler_snapshot *sr__profiler_view(sr_runtime *rt);
 /* Type name of a category: "<raw>", the registered name, or "<other types>". */
@@ -145,8 +154,8 @@ char *sr__report_leaks_at_exit(sr_runtime *rt);
 
 /* ---- the heap's hooks, inline ------------------------------------------------------- *
  * The common case of a profiled allocation — a known type, no stack to take
- * now (sampling), room in the block table — and of a profiled free is a few
- * counter updates and one table probe; inlined into the heap it costs no call.
+ * now (sampling) — and of a profiled free — a block without a side record —
+ * is a few counter updates and the epoch in the header: no table, no call.
  * Everything else goes to the general paths in profiler.c. The macros take
  * rt->prof at the call site, where struct sr_runtime is complete. */
 
@@ -163,11 +172,23 @@ static inline uint32_t sr__prof_slot_of(const struct sr__hdr *h)
     return (h->info & SR__KIND_MASK) == SR__KIND_OBJ ? h->info >> 8 : SR__PROF_RAW_SLOT;
 }
 
+/* Counts a block allocated (+1) or freed (-1) since the mark. */
+static inline void sr__prof_leak_add(sr__profiler *p, uint32_t slot, size_t charge, int dir)
+{
+    if (slot != SR__PROF_RAW_SLOT) {
+        p->leak_count += (size_t)(ptrdiff_t)dir;
+        p->leak_bytes += (size_t)(ptrdiff_t)dir * charge;
+    } else {
+        p->leak_raw_count += (size_t)(ptrdiff_t)dir;
+        p->leak_raw_bytes += (size_t)(ptrdiff_t)dir * charge;
+    }
+}
+
 static inline void sr__prof_alloc_hot(sr__profiler *p, sr_runtime *rt, struct sr__hdr *h, size_t charge)
 {
     uint32_t slot = sr__prof_slot_of(h);
-    if (__builtin_expect(slot >= p->type_cap || p->sample_bytes == 0 || (uint64_t)charge >= (uint64_t)p->countdown ||
-                             (p->block_count + 1) * 2 > p->block_cap, 0)) {
+    /* countdown stays 0 when every allocation is sampled */
+    if (__builtin_expect(slot >= p->type_cap || (uint64_t)charge >= (uint64_t)p->countdown, 0)) {
         sr__profiler_alloc_slow(rt, h, charge);
         return;
     }
@@ -176,58 +197,22 @@ static inline void sr__prof_alloc_hot(sr__profiler *p, sr_runtime *rt, struct sr
     t->allocations++;
     t->bytes += charge;
     if (t->bytes > t->peak) t->peak = t->bytes;
-    size_t mask = p->block_cap - 1, i = sr__pb_home(p, (uintptr_t)h);
-    while (p->blocks[i].key) i = (i + 1) & mask;
-    p->blocks[i].key = (uintptr_t)h;
-    p->blocks[i].stack = 0;
-    p->blocks[i].epoch = p->epoch;
-    p->block_count++;
-    if (slot != SR__PROF_RAW_SLOT) {
-        p->leak_count++;
-        p->leak_bytes += charge;
-    } else {
-        p->leak_raw_count++;
-        p->leak_raw_bytes += charge;
-    }
+    h->flags = (uint16_t)((h->flags & SR__FLAGS_USER_MASK) | p->tag);
+    sr__prof_leak_add(p, slot, charge, 1);
 }
 
 static inline void sr__prof_free_hot(sr__profiler *p, sr_runtime *rt, struct sr__hdr *h, size_t charge)
 {
     uint32_t slot = sr__prof_slot_of(h);
-    size_t mask = p->block_cap - 1, i = sr__pb_home(p, (uintptr_t)h);
-    uintptr_t key = (uintptr_t)h;
-    while (p->blocks[i].key != key && p->blocks[i].key != 0) i = (i + 1) & mask;
-    /* the common case: a record without a stack, a category with a slot */
-    if (__builtin_expect(slot >= p->type_cap || p->blocks[i].key != key || p->blocks[i].stack != 0, 0)) {
+    uint16_t f = h->flags;
+    if (__builtin_expect(slot >= p->type_cap || (f & SR__PROF_RECORD), 0)) {
         sr__profiler_free_slow(rt, h, charge);
         return;
     }
-    uint32_t epoch = p->blocks[i].epoch;
-    /* backward-shift deletion: pull later members of the cluster into the hole
-       unless their home lies cyclically in (hole, j] */
-    for (size_t j = i;;) {
-        j = (j + 1) & mask;
-        uintptr_t k = p->blocks[j].key;
-        if (!k) break;
-        size_t home = sr__pb_home(p, k);
-        if ((i <= j) ? (i < home && home <= j) : (i < home || home <= j)) continue;
-        p->blocks[i] = p->blocks[j];
-        i = j;
-    }
-    p->blocks[i].key = 0;
-    p->block_count--;
     sr__ptype *t = &p->types[slot];
     t->frees++;
     t->bytes -= charge;
-    if (epoch == p->epoch) {
-        if (slot != SR__PROF_RAW_SLOT) {
-            p->leak_count--;
-            p->leak_bytes -= charge;
-        } else {
-            p->leak_raw_count--;
-            p->leak_raw_bytes -= charge;
-        }
-    }
+    if ((f & SR__PROF_EPOCH_MASK) == p->tag) sr__prof_leak_add(p, slot, charge, -1);
 }
 
 #endif

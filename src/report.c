@@ -336,60 +336,80 @@ static void sr__folded_name(sr__sb *b, const char *s, size_t n)
 
 /* ---- leaks (live blocks allocated since the mark, or all at shutdown) ---------------- */
 
-/* Live blocks with a record whose epoch is `epoch` (0: all), grouped by type
-   and shown frames, largest first; untracked blocks are not seen. One pass
-   over the block table gathers them by (category, stack) through a small hash
-   index: memory in proportion to the stacks, not to the blocks. */
-static sr__group *sr__leaks_collect(sr_runtime *rt, sr__symcache *c, uint32_t epoch, size_t *count)
+/* Gathering leak groups during a heap walk: groups keyed by (category, stack)
+   through a small hash index, in arrays sized before the walk. */
+typedef struct sr__leak_walk {
+    sr_runtime *rt;
+    const sr__profiler *p;
+    bool all;               /* every live block, not only those since the mark */
+    sr__group *g;
+    uint32_t *stack;        /* per group: stack table index */
+    size_t cap, k;
+    uint64_t *ikey;         /* key + 1; 0 = empty */
+    size_t *ival, icap;
+} sr__leak_walk;
+
+static void sr__leak_visit(sr__hdr *h, void *ctx)
+{
+    sr__leak_walk *w = ctx;
+    const sr__profiler *p = w->p;
+    if (!w->all && (h->flags & SR__PROF_EPOCH_MASK) != p->tag) return;
+    bool raw = sr__kind(h) != SR__KIND_OBJ;
+    uint32_t slot = raw ? SR__PROF_RAW_SLOT : h->info >> 8;
+    if (!raw && slot >= p->type_cap) slot = UINT32_MAX;
+    uint32_t stack = sr__profiler_stack_of(p, h);
+    uint64_t key = (((uint64_t)slot << 32) | stack) + 1;
+    size_t mask = w->icap - 1, j = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & mask;
+    while (w->ikey[j] && w->ikey[j] != key) j = (j + 1) & mask;
+    sr__group *e;
+    if (w->ikey[j]) {
+        e = &w->g[w->ival[j]];
+    } else {
+        if (w->k == w->cap) return;   /* cannot happen (see cap); never overrun */
+        w->ikey[j] = key;
+        w->ival[j] = w->k;
+        w->stack[w->k] = stack;
+        e = &w->g[w->k++];
+        e->type = sr__profiler_type_name(w->rt, slot);
+        e->sample = h;
+        e->raw = raw;
+    }
+    e->count++;
+    e->bytes += sr__heap_charge_of(w->rt, h);
+}
+
+/* Live blocks allocated since the mark (all: every live block), grouped by
+   type and shown frames, largest first. One walk over the heap reads the
+   epoch in each header; blocks with a side record are grouped by their stack,
+   the others by type alone. Memory in proportion to the stacks, not to the
+   blocks. */
+static sr__group *sr__leaks_collect(sr_runtime *rt, sr__symcache *c, bool all, size_t *count)
 {
     sr__profiler *p = rt->prof;
     *count = 0;
     /* distinct keys: a stack implies its category, plus one "no stack" key per category */
-    size_t cap = (size_t)p->stack_count + p->type_cap + 2, icap = 16;
-    while (icap < 2 * cap) icap *= 2;
-    sr__group *g = calloc(cap, sizeof *g);
-    uint64_t *ikey = calloc(icap, sizeof *ikey);   /* key + 1; 0 = empty */
-    size_t *ival = calloc(icap, sizeof *ival);
-    if (!g || !ikey || !ival) {
-        free(g);
-        free(ikey);
-        free(ival);
-        return NULL;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < p->block_cap; i++) {
-        const sr__pblock *r = &p->blocks[i];
-        if (!r->key || (epoch != 0 && r->epoch != epoch)) continue;
-        sr__hdr *h = (sr__hdr *)r->key;
-        bool raw = sr__kind(h) != SR__KIND_OBJ;
-        uint32_t slot = raw ? SR__PROF_RAW_SLOT : h->info >> 8;
-        if (!raw && slot >= p->type_cap) slot = UINT32_MAX;
-        uint64_t key = (((uint64_t)slot << 32) | r->stack) + 1;
-        size_t j = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & (icap - 1);
-        while (ikey[j] && ikey[j] != key) j = (j + 1) & (icap - 1);
-        sr__group *e;
-        if (ikey[j]) {
-            e = &g[ival[j]];
-        } else {
-            if (k == cap) continue;   /* cannot happen (see cap); never overrun */
-            ikey[j] = key;
-            ival[j] = k;
-            e = &g[k++];
-            e->type = sr__profiler_type_name(rt, slot);
-            if (r->stack) {
-                const sr__pstack *s = &p->stacks[r->stack];
-                sr__trim(c, &p->frame_pool[s->frames], s->depth, p->depth, &e->frames, &e->depth);
-            }
-            e->sample = h;
-            e->raw = raw;
+    sr__leak_walk w = { .rt = rt, .p = p, .all = all, .cap = (size_t)p->stack_count + p->type_cap + 2, .icap = 16 };
+    while (w.icap < 2 * w.cap) w.icap *= 2;
+    w.g = calloc(w.cap, sizeof *w.g);
+    w.stack = calloc(w.cap, sizeof *w.stack);
+    w.ikey = calloc(w.icap, sizeof *w.ikey);
+    w.ival = calloc(w.icap, sizeof *w.ival);
+    if (w.g && w.stack && w.ikey && w.ival) {
+        sr__heap_each_live(rt, sr__leak_visit, &w);
+        for (size_t i = 0; i < w.k; i++) {
+            if (!w.stack[i]) continue;
+            const sr__pstack *s = &p->stacks[w.stack[i]];
+            sr__trim(c, &p->frame_pool[s->frames], s->depth, p->depth, &w.g[i].frames, &w.g[i].depth);
         }
-        e->count++;
-        e->bytes += sr__heap_charge_of(rt, h);
+        *count = sr__groups_merge(w.g, w.k, sr__group_bytes_cmp, false);
+    } else {
+        free(w.g);
+        w.g = NULL;
     }
-    free(ikey);
-    free(ival);
-    *count = sr__groups_merge(g, k, sr__group_bytes_cmp, false);
-    return g;
+    free(w.stack);
+    free(w.ikey);
+    free(w.ival);
+    return w.g;
 }
 
 /* Renders the sample of a leak group into tmp. */
@@ -455,7 +475,7 @@ static void sr__render_text(sr__sb *b, sr_runtime *rt, const sr_profiler_snapsho
                   v->total_allocations, v->total_frees, v->potential_leaks, v->potential_leak_bytes);
     sr__sb_printf(b, "  profiler memory %zu bytes (not in current memory)", v->profiler_bytes);
     if (v->sample_bytes) sr__sb_printf(b, ", stacks sampled every ~%zu bytes (stack bytes are estimates)", v->sample_bytes);
-    if (v->untracked) sr__sb_printf(b, ", %" PRIu64 " blocks untracked (profiler out of memory)", v->untracked);
+    if (v->untracked) sr__sb_printf(b, ", %" PRIu64 " sampled stacks lost (profiler out of memory)", v->untracked);
     sr__sb_puts(b, "\n\n");
     sr__text_types(b, v, false);
 
@@ -472,7 +492,7 @@ static void sr__render_text(sr__sb *b, sr_runtime *rt, const sr_profiler_snapsho
 
     if (!rt) return;
     size_t nl = 0;
-    sr__group *l = sr__leaks_collect(rt, c, rt->prof->epoch, &nl);
+    sr__group *l = sr__leaks_collect(rt, c, false, &nl);
     if (!l) { b->failed = true; return; }
     size_t objs = rt->prof->leak_count, raws = rt->prof->leak_raw_count;
     sr__sb_printf(b, "\nPotential leaks since the last mark: %zu objects (%zu bytes), %zu raw blocks (%zu bytes)\n",
@@ -521,7 +541,7 @@ static void sr__render_json(sr__sb *b, sr_runtime *rt, const sr_profiler_snapsho
     sr__sb_putc(b, ']');
     if (rt) {
         size_t nl = 0;
-        sr__group *l = sr__leaks_collect(rt, c, rt->prof->epoch, &nl);
+        sr__group *l = sr__leaks_collect(rt, c, false, &nl);
         if (!l) { b->failed = true; return; }
         char tmp[1024];
         sr__sb_puts(b, ",\"leaks\":[");
@@ -651,15 +671,16 @@ char *sr__report_leaks_at_exit(sr_runtime *rt)
     sr__symcache_init(&c, rt);
     sr__sb b = { 0 };
     size_t nl = 0;
-    sr__group *l = sr__leaks_collect(rt, &c, 0, &nl);
+    sr__group *l = sr__leaks_collect(rt, &c, true, &nl);
     if (l) {
         sr__sb_printf(&b, "scriptrt: leak report at shutdown: %zu objects and %zu raw blocks still alive "
                           "(%zu bytes)\n\n", rt->heap.live_objects, rt->heap.live_blocks, rt->heap.used);
         sr__text_types(&b, v, true);
         sr__sb_puts(&b, "\nStill alive, by allocation stack:\n");
         sr__text_leaks(&b, rt, &c, l, nl);
-        if (rt->prof->untracked_live)
-            sr__sb_printf(&b, "  (%zu blocks untracked: the profiler ran out of memory)\n", rt->prof->untracked_live);
+        if (rt->prof->untracked)
+            sr__sb_printf(&b, "  (%" PRIu64 " sampled stacks lost: the profiler ran out of memory)\n",
+                          rt->prof->untracked);
         free(l);
     } else {
         b.failed = true;

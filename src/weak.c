@@ -30,7 +30,7 @@ struct sr_weak {
     struct sr_weak *prev, *next;/* the target's handles */
 };
 
-#define SR__WEAK_MARK SR__FLAGS_WEAK_HANDLE   /* header flags of a handle block */
+#define SR__WEAK_MARK SR__FLAGS_WEAK_HANDLE   /* header flag of a handle block */
 
 static inline size_t sr__weak_hash(const sr__hdr *h, size_t mask)
 {
@@ -105,7 +105,7 @@ sr_weak *sr_weak_new(sr_runtime *rt, void *obj)
     if (!sr__weak_reserve(rt)) { rt->heap.failed++; return NULL; }
     sr__hdr *wb = sr__heap_alloc_inline(rt, SR__HDR_SIZE + sizeof(sr_weak), SR__KIND_RAW);
     if (!wb) return NULL;
-    wb->flags = SR__WEAK_MARK;
+    wb->flags |= SR__WEAK_MARK;
     sr_weak *w = sr__payload_of(wb);
     sr__types *ty = &rt->types;
     sr__weak_slot *s = sr__weak_insert_slot(ty, h);
@@ -137,7 +137,7 @@ void sr_weak_free(sr_runtime *rt, sr_weak *w)
 {
     if (!rt || !w) return;
     sr__hdr *wb = sr__hdr_of(w);
-    if (sr__kind(wb) != SR__KIND_RAW || wb->flags != SR__WEAK_MARK)
+    if (sr__kind(wb) != SR__KIND_RAW || !(wb->flags & SR__WEAK_MARK))
         sr_panic(rt, "sr_weak_free(%p): not a live weak reference", (void *)w);
     if (w->obj) {
         sr__types *ty = &rt->types;

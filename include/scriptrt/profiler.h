@@ -51,8 +51,9 @@ typedef struct sr_profile {
     size_t   raw_leaks;              /* live raw blocks allocated since the last mark */
     size_t   raw_leak_bytes;
     size_t   profiler_bytes;         /* the profiler's own memory (not in current_memory) */
-    uint64_t untracked_blocks;       /* blocks counted by type but without a side record
-                                        (the profiler's own memory ran out): no stack, no leak check */
+    uint64_t untracked_blocks;       /* sampled blocks whose stack could not be kept (the
+                                        profiler's own memory ran out); they are still
+                                        counted by type and in the leak check */
 } sr_profile;
 
 /* Fills *out. false (nothing written) when profiling is off or rt/out is NULL.
