@@ -51,8 +51,8 @@
  *    `panics`, the history the last `count` numbers). last_seq is set when a
  *    panic is recorded (the hook, cleanup entries and anything they call see
  *    it), again when its hook returns and it continues, and when it lands: the
- *    landing takes landing_seq, which every longjmp sets first (a re-raise by
- *    longjmp without a new record re-delivers the panic that landed last). A
+ *    landing takes landing_seq, which every longjmp sets first (the object
+ *    layer re-raises a finalizer's caught panic through sr__panic_deliver). A
  *    panic raised and caught inside the hook or a cleanup entry is last only
  *    until the panic they interrupted moves on. When the record named has
  *    left the history (the history was cleared, or a hook or cleanup entry
@@ -358,6 +358,15 @@ _Noreturn void sr_panic_at(sr_runtime *rt, const char *file, int line, const cha
     va_list ap;
     va_start(ap, fmt);
     sr__panic_vraise(rt, SR_PANIC_ERROR, file, line, func, fmt, ap);
+}
+
+void sr__panic_deliver(sr_runtime *rt, uint64_t seq)
+{
+    sr__panic *p = &rt->panic;
+    p->last_seq = seq;
+    if (!p->top) return;
+    p->landing_seq = seq;
+    longjmp(p->top->env, 1);
 }
 
 /* ---- history and hook ----------------------------------------------------------------- */

@@ -89,4 +89,10 @@ _Noreturn void sr__panic_raise(sr_runtime *rt, sr_panic_kind kind, const char *f
                                const char *func, const char *fmt, ...) SR_PRINTF(6, 7);
 #define sr__panic_kind(rt, kind, ...) sr__panic_raise((rt), (kind), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
+/* Continues a panic that was caught so that work could be finished first (a
+   finalizer's panic in a release cascade): panic number seq (already
+   recorded, its hook already called) becomes sr_panic_last and is delivered
+   to the newest protected execution. Returns only when there is none. */
+void sr__panic_deliver(sr_runtime *rt, uint64_t seq);
+
 #endif

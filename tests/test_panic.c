@@ -506,6 +506,45 @@ static void last_after_cleanup_entries_panic(void **state)
     free_rt(rt, &ta);
 }
 
+/* A release cascade: the first finalizer panics, a later one catches a panic of
+   its own; the caller's protected call gets the first finalizer's panic. */
+typedef struct fin_node { struct fin_node *next; int id; } fin_node;
+static const sr_field fin_node_fields[] = { { "next", offsetof(fin_node, next), SR_FIELD_REF } };
+static void fn_caught_by_finalizer(sr_runtime *rt, void *arg) { (void)arg; sr_panic(rt, "caught by finalizer"); }
+static void fin_node_finalize(sr_runtime *rt, void *obj)
+{
+    fin_node *n = obj;
+    if (n->id == 1) sr_panic(rt, "finalizer 1 failed");
+    if (n->id == 2) (void)sr_execute_protected(rt, fn_caught_by_finalizer, NULL);
+}
+static void fn_release_chain(sr_runtime *rt, void *arg) { sr_rc_release(rt, arg); }
+
+static void last_after_a_finalizer_panic(void **state)
+{
+    (void)state;
+    sr_test_alloc ta = {0};
+    sr_runtime *rt = new_rt(&ta, 0, false);
+    sr_type t = { "fin_node", sizeof(fin_node), fin_node_fields, 1, NULL, fin_node_finalize };
+    sr_type_id id;
+    assert_int_equal(sr_type_register(rt, &t, &id), SR_OK);
+    fin_node *a = sr_rc_new(rt, id), *b = sr_rc_new(rt, id);
+    assert_non_null(a);
+    assert_non_null(b);
+    a->id = 1;
+    b->id = 2;
+    a->next = b;                    /* a owns b */
+    assert_int_equal(sr_execute_protected(rt, fn_release_chain, a), SR_ERR_PANIC);
+    const sr_panic_info *h[4];
+    assert_int_equal(sr_panic_history(rt, h, 4), 2);
+    assert_string_equal(h[0]->message, "caught by finalizer");
+    assert_string_equal(h[1]->message, "finalizer 1 failed");
+    assert_string_equal(sr_panic_last(rt)->message, "finalizer 1 failed");
+    sr_stats st;
+    sr_runtime_stats(rt, &st);
+    assert_int_equal(st.live_objects, 0);
+    free_rt(rt, &ta);
+}
+
 /* ---- cleanup stack ------------------------------------------------------------------- */
 
 typedef struct clean_log {
@@ -1140,6 +1179,7 @@ int main(void)
         cmocka_unit_test(handler_disabled),
         cmocka_unit_test(last_is_the_panic_that_reached_the_caller),
         cmocka_unit_test(last_after_cleanup_entries_panic),
+        cmocka_unit_test(last_after_a_finalizer_panic),
         cmocka_unit_test(cleanup_runs_once_newest_first),
         cmocka_unit_test(cleanup_pop),
         cmocka_unit_test(cleanup_push_growth_failure),
