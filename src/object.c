@@ -90,7 +90,10 @@ void sr__obj_finalize(sr_runtime *rt, sr__hdr *h)
     sr__fin_call c = { e->t.finalize, sr__payload_of(h) };
     if (sr_execute_protected(rt, sr__fin_trampoline, &c) != SR_OK) {
         rt->types.finalizer_panics++;
-        if (!rt->types.panic_no_rethrow) rt->types.panic_pending = true;
+        if (!rt->types.panic_no_rethrow) {
+            rt->types.panic_pending = true;
+            rt->types.pending_panic = rt->panic.last_seq;   /* the finalizer's, not one it caught */
+        }
     }
 }
 
@@ -101,7 +104,7 @@ void sr__obj_rethrow_pending(sr_runtime *rt)
 {
     if (SR__LIKELY(!rt->types.panic_pending)) return;
     rt->types.panic_pending = false;
-    if (rt->panic.top) longjmp(rt->panic.top->env, 1);
+    sr__panic_deliver(rt, rt->types.pending_panic);   /* returns only outside protection */
     const sr_panic_info *last = sr_panic_last(rt);
     sr__panic_kind(rt, last ? last->kind : SR_PANIC_ERROR, "%s", last ? last->message : "finalizer panicked");
 }
@@ -120,7 +123,10 @@ static SR__NOINLINE void sr__obj_misuse_deferred(sr_runtime *rt, const char *msg
     if (!rt->panic.top && !rt->types.panic_no_rethrow) sr_panic(rt, "%s", msg);
     sr__misuse m = { msg };
     sr_execute_protected(rt, sr__misuse_raise, &m);
-    if (!rt->types.panic_no_rethrow) rt->types.panic_pending = true;
+    if (!rt->types.panic_no_rethrow) {
+        rt->types.panic_pending = true;
+        rt->types.pending_panic = rt->panic.last_seq;
+    }
 }
 
 /* ---- creation ---------------------------------------------------------------------------- */

@@ -66,6 +66,7 @@ typedef struct sr__types {
     bool draining;              /* a drain loop is active: releases only push */
     bool teardown;              /* sr__objects_teardown: releases never free */
     bool panic_pending;         /* a finalizer panicked under protection: rethrow */
+    uint64_t pending_panic;     /* the number of that panic (rt->panic numbering) */
     bool panic_no_rethrow;      /* teardown: record finalizer panics, never rethrow */
     uint64_t objects_freed;     /* every object freed, ever */
     uint64_t finalizer_panics;
