@@ -507,7 +507,8 @@ static void last_after_cleanup_entries_panic(void **state)
 }
 
 /* A release cascade: the first finalizer panics, a later one catches a panic of
-   its own; the caller's protected call gets the first finalizer's panic. */
+   its own; the caller's protected call gets the first finalizer's panic. The
+   child is finalized first (children are released before finalize). */
 typedef struct fin_node { struct fin_node *next; int id; } fin_node;
 static const sr_field fin_node_fields[] = { { "next", offsetof(fin_node, next), SR_FIELD_REF } };
 static void fn_caught_by_finalizer(sr_runtime *rt, void *arg) { (void)arg; sr_panic(rt, "caught by finalizer"); }
@@ -530,9 +531,9 @@ static void last_after_a_finalizer_panic(void **state)
     fin_node *a = sr_rc_new(rt, id), *b = sr_rc_new(rt, id);
     assert_non_null(a);
     assert_non_null(b);
-    a->id = 1;
-    b->id = 2;
-    a->next = b;                    /* a owns b */
+    a->id = 2;
+    b->id = 1;
+    a->next = b;                    /* a owns b: b's finalizer runs first */
     assert_int_equal(sr_execute_protected(rt, fn_release_chain, a), SR_ERR_PANIC);
     const sr_panic_info *h[4];
     assert_int_equal(sr_panic_history(rt, h, 4), 2);
