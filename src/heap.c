@@ -143,16 +143,6 @@ sr__hdr *sr__heap_alloc_slow(sr_runtime *rt, size_t total, uint32_t info)
     return h;
 }
 
-SR__NOINLINE void sr__heap_profile_alloc(sr_runtime *rt, sr__hdr *h)
-{
-    sr__profiler_on_alloc(rt, h, rt->heap.cls[h->cls].size);
-}
-
-SR__NOINLINE void sr__heap_profile_free(sr_runtime *rt, sr__hdr *h)
-{
-    sr__profiler_on_free(rt, h, rt->heap.cls[h->cls].size);
-}
-
 void sr__heap_free(sr_runtime *rt, sr__hdr *h)
 {
     sr__heap *hp = &rt->heap;
@@ -281,21 +271,28 @@ size_t sr_alloc_charge(size_t size)
     return SR__LARGE_EXTRA + total;
 }
 
+/* sr_alloc's general path: the collector's allocation tick, then the heap's
+   fast and general paths (the fast path below did not apply or failed). */
 static SR__NOINLINE void *sr__alloc_slow(sr_runtime *rt, size_t size)
 {
+    sr__gc_alloc_tick(rt);
     if (size > SIZE_MAX - 4 * SR__LARGE_EXTRA) { rt->heap.failed++; return NULL; }
-    sr__hdr *h = sr__heap_alloc_slow(rt, sr__raw_total(size), SR__KIND_RAW);   /* fast path failed or does not apply */
+    sr__hdr *h = sr__heap_alloc_inline(rt, sr__raw_total(size), SR__KIND_RAW);
     return h ? sr__payload_of(h) : NULL;
 }
 
+/* The fast path makes no call but the profiler's record, so it needs no stack
+   frame: a small block from a free list, no collection due (the collector's
+   tick is taken only once the block is in hand; everything else, the tick
+   that starts a collection included, is sr__alloc_slow's). */
 void *sr_alloc(sr_runtime *rt, size_t size)
 {
     if (SR__UNLIKELY(!rt)) return NULL;
-    sr__gc_alloc_tick(rt);
-    if (SR__LIKELY(size <= SR__SMALL_MAX - SR__HDR_SIZE)) {
+    if (SR__LIKELY(size <= SR__SMALL_MAX - SR__HDR_SIZE && rt->gc.allocs_since < rt->gc.trigger)) {
         sr__hdr *h = sr__heap_alloc_fast(&rt->heap, sr__raw_total(size), SR__KIND_RAW);
         if (SR__LIKELY(h != NULL)) {
-            if (SR__UNLIKELY(rt->prof != NULL)) sr__heap_profile_alloc(rt, h);
+            rt->gc.allocs_since++;
+            if (SR__UNLIKELY(rt->prof != NULL)) h = sr__profiler_on_alloc(rt, h, rt->heap.cls[h->cls].size);
             return sr__payload_of(h);
         }
     }

@@ -54,17 +54,16 @@ void  sr__sys_free(sr_runtime *rt, void *ptr, size_t size);
 
 uint64_t sr__now_ns(void);
 
-/* Heap fast paths that also test the profiler switch: inline at every call site. */
-/* The profiler's record of a fast-path block, out of line so that the hot paths
-   around it keep a small frame (heap.c). */
-void sr__heap_profile_alloc(sr_runtime *rt, sr__hdr *h);
-void sr__heap_profile_free(sr_runtime *rt, sr__hdr *h);
+/* Heap fast paths that also test the profiler switch: inline at every call
+   site, the profiler's common case included (profiler_internal.h). Its general
+   path returns h, so a caller need not keep h in a register saved across that
+   call, and a fast path without other calls keeps needing no stack frame. */
 
 static inline sr__hdr *sr__heap_alloc_inline(sr_runtime *rt, size_t total, uint32_t info)
 {
     sr__hdr *h = sr__heap_alloc_fast(&rt->heap, total, info);
     if (SR__LIKELY(h != NULL)) {
-        if (SR__UNLIKELY(rt->prof != NULL)) sr__heap_profile_alloc(rt, h);
+        if (SR__UNLIKELY(rt->prof != NULL)) h = sr__profiler_on_alloc(rt, h, rt->heap.cls[h->cls].size);
         return h;
     }
     return sr__heap_alloc_slow(rt, total, info);
@@ -73,7 +72,7 @@ static inline sr__hdr *sr__heap_alloc_inline(sr_runtime *rt, size_t total, uint3
 static inline void sr__heap_free_inline(sr_runtime *rt, sr__hdr *h)
 {
     if (SR__LIKELY(h->cls != SR__CLS_LARGE && !SR__POISON_FREED)) {
-        if (SR__UNLIKELY(rt->prof != NULL)) sr__heap_profile_free(rt, h);
+        if (SR__UNLIKELY(rt->prof != NULL)) h = sr__profiler_on_free(rt, h, rt->heap.cls[h->cls].size);
         sr__heap_free_small(&rt->heap, h);
     } else {
         sr__heap_free(rt, h);

@@ -29,8 +29,9 @@
  *    removed: live_count/live_bytes say what is alive from each.
  *  - epoch: sr_profiler_mark increments it (1..127, then one heap walk
  *    renumbers every live block to 0 and it starts again at 1); a block whose
- *    header carries the current epoch was allocated since the mark. leak_*
- *    count those alive; reports find them by walking the heap.
+ *    header carries the current epoch was allocated since the mark. The leak
+ *    figures come from the live counts at the mark and the frees of older
+ *    blocks since (P4); reports find the blocks themselves by walking the heap.
  *
  * Invariants
  * ----------
@@ -40,9 +41,9 @@
  *     every record names a stack (never 0) and belongs to a live block.
  * P3  A stack's live_count/live_bytes are the sums over live blocks whose
  *     record names it (bytes weighted when sampling).
- * P4  leak_count/leak_bytes (objects) and leak_raw_* (raw blocks) are the sums
- *     over live blocks whose header carries the current epoch; no live block
- *     carries an epoch above the current one.
+ * P4  For objects and for raw blocks: live now - (mark_count - old_frees) is
+ *     the number of live blocks whose header carries the current epoch (bytes
+ *     likewise); no live block carries an epoch above the current one.
  * P5  The category of a block is the same at free as at allocation: ids below
  *     type_cap use their slot; ids at or above it use `other`, and type_cap
  *     stops growing for good the first time growth fails (types_frozen).
@@ -339,7 +340,7 @@ static SR__NOINLINE uint32_t sr__prof_sample(sr_runtime *rt, sr__profiler *p, ui
     return stack;
 }
 
-SR__PROF_HOT void sr__profiler_alloc_slow(sr_runtime *rt, sr__hdr *h, size_t charge)
+SR__PROF_HOT sr__hdr *sr__profiler_alloc_slow(sr_runtime *rt, sr__hdr *h, size_t charge)
 {
     sr__profiler *p = rt->prof;
     uint32_t slot = sr__prof_slot_of(h);
@@ -349,7 +350,6 @@ SR__PROF_HOT void sr__profiler_alloc_slow(sr_runtime *rt, sr__hdr *h, size_t cha
     t->bytes += charge;
     if (t->bytes > t->peak) t->peak = t->bytes;
     uint16_t bits = p->tag;
-    sr__prof_leak_add(p, slot, charge, 1);
 
     uint32_t stack = 0;
     if (p->sample_bytes == 0) {
@@ -372,16 +372,17 @@ SR__PROF_HOT void sr__profiler_alloc_slow(sr_runtime *rt, sr__hdr *h, size_t cha
         }
     }
     h->flags = (uint16_t)((h->flags & SR__FLAGS_USER_MASK) | bits);
+    return h;
 }
 
-SR__PROF_HOT void sr__profiler_free_slow(sr_runtime *rt, sr__hdr *h, size_t charge)
+SR__PROF_HOT sr__hdr *sr__profiler_free_slow(sr_runtime *rt, sr__hdr *h, size_t charge)
 {
     sr__profiler *p = rt->prof;
     uint32_t slot = sr__prof_slot_of(h);
     sr__ptype *t = slot < p->type_cap ? &p->types[slot] : &p->other;
     t->frees++;
     t->bytes -= charge;
-    if ((h->flags & SR__PROF_EPOCH_MASK) == p->tag) sr__prof_leak_add(p, slot, charge, -1);
+    sr__prof_leak_free(p, h->flags, slot, charge);
 
     sr__pblock rec;
     if ((h->flags & SR__PROF_RECORD) && sr__pb_remove(p, (uintptr_t)h, &rec)) {
@@ -389,6 +390,7 @@ SR__PROF_HOT void sr__profiler_free_slow(sr_runtime *rt, sr__hdr *h, size_t char
         s->live_count--;
         s->live_bytes -= sr__prof_weight(p, charge);
     }
+    return h;
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
@@ -402,7 +404,8 @@ sr_status sr__profiler_init(sr_runtime *rt)
     p->bytes = sizeof *p;
     p->depth = rt->cfg.profiler_stack_depth ? rt->cfg.profiler_stack_depth : 8;
     if (p->depth > SR__PROF_MAX_FRAMES - SR__PROF_EXTRA_FRAMES) p->depth = SR__PROF_MAX_FRAMES - SR__PROF_EXTRA_FRAMES;
-    p->sample_bytes = rt->cfg.profiler_sample_bytes;
+    /* internally 0 means every allocation */
+    p->sample_bytes = rt->cfg.profiler_sample_bytes <= SR_PROFILER_EVERY_ALLOCATION ? 0 : rt->cfg.profiler_sample_bytes;
     p->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)rt;
     p->epoch = 1;
     p->tag = (uint16_t)(1u << SR__PROF_EPOCH_SHIFT);
@@ -479,6 +482,31 @@ static void sr__prof_totals(const sr__profiler *p, uint64_t *allocations, uint64
     *frees = f;
 }
 
+/* Live blocks and bytes now: [0] objects, [1] raw blocks. */
+static void sr__prof_live(const sr__profiler *p, size_t count[2], size_t bytes[2])
+{
+    count[0] = (size_t)(p->other.allocations - p->other.frees);
+    bytes[0] = p->other.bytes;
+    for (uint32_t i = 1; i < p->type_cap; i++) {
+        count[0] += (size_t)(p->types[i].allocations - p->types[i].frees);
+        bytes[0] += p->types[i].bytes;
+    }
+    count[1] = (size_t)(p->types[0].allocations - p->types[0].frees);   /* type_cap >= 1 */
+    bytes[1] = p->types[0].bytes;
+}
+
+sr__leaks sr__profiler_leaks(const sr__profiler *p)
+{
+    size_t count[2], bytes[2];
+    sr__prof_live(p, count, bytes);
+    sr__leaks l;
+    l.objects = count[0] - (p->mark_count[0] - p->old_frees[0]);
+    l.object_bytes = bytes[0] - (p->mark_bytes[0] - p->old_free_bytes[0]);
+    l.raw = count[1] - (p->mark_count[1] - p->old_frees[1]);
+    l.raw_bytes = bytes[1] - (p->mark_bytes[1] - p->old_free_bytes[1]);
+    return l;
+}
+
 /* ---- public API ---------------------------------------------------------------------- */
 
 bool sr_profiler_stats(sr_runtime *rt, sr_profile *out)
@@ -502,10 +530,11 @@ bool sr_profiler_stats(sr_runtime *rt, sr_profile *out)
     sr__prof_totals(p, &out->total_allocations, &out->total_frees);
     out->current_memory = rt->heap.used;
     out->peak_memory = rt->heap.peak;
-    out->potential_leaks = p->leak_count;
-    out->potential_leak_bytes = p->leak_bytes;
-    out->raw_leaks = p->leak_raw_count;
-    out->raw_leak_bytes = p->leak_raw_bytes;
+    sr__leaks l = sr__profiler_leaks(p);
+    out->potential_leaks = l.objects;
+    out->potential_leak_bytes = l.object_bytes;
+    out->raw_leaks = l.raw;
+    out->raw_leak_bytes = l.raw_bytes;
     out->profiler_bytes = p->bytes;
     out->untracked_blocks = p->untracked;
     out->type_count = k;
@@ -533,15 +562,16 @@ void sr_profiler_mark(sr_runtime *rt)
         p->epoch++;
     }
     p->tag = (uint16_t)(p->epoch << SR__PROF_EPOCH_SHIFT);
-    p->leak_count = p->leak_bytes = 0;
-    p->leak_raw_count = p->leak_raw_bytes = 0;
+    sr__prof_live(p, p->mark_count, p->mark_bytes);
+    p->old_frees[0] = p->old_frees[1] = 0;
+    p->old_free_bytes[0] = p->old_free_bytes[1] = 0;
 }
 
 bool sr_profiler_check_leaks(sr_runtime *rt)
 {
     if (!rt || !rt->prof) return false;
     sr_gc_collect(rt);
-    return rt->prof->leak_count > 0;
+    return sr__profiler_leaks(rt->prof).objects > 0;
 }
 
 /* ---- views and snapshots ------------------------------------------------------------- */
@@ -555,8 +585,9 @@ sr_profiler_snapshot *sr__profiler_view(sr_runtime *rt)
     sr__prof_totals(p, &v->total_allocations, &v->total_frees);
     v->current_memory = rt->heap.used;
     v->peak_memory = rt->heap.peak;
-    v->potential_leaks = p->leak_count;
-    v->potential_leak_bytes = p->leak_bytes;
+    sr__leaks l = sr__profiler_leaks(p);
+    v->potential_leaks = l.objects;
+    v->potential_leak_bytes = l.object_bytes;
     v->profiler_bytes = p->bytes;
     v->sample_bytes = p->sample_bytes;
     v->stack_depth = p->depth;

@@ -20,9 +20,10 @@ void      sr__profiler_fini(sr_runtime *rt);
 void      sr__profiler_teardown_report(sr_runtime *rt);
 void      sr__profiler_fill_stats(sr_runtime *rt, sr_stats *out);
 /* Called by the heap for every block while rt->prof != NULL (inline fast
-   paths at the end of this header; these are the general paths). */
-void      sr__profiler_alloc_slow(sr_runtime *rt, struct sr__hdr *h, size_t charge);
-void      sr__profiler_free_slow(sr_runtime *rt, struct sr__hdr *h, size_t charge);
+   paths at the end of this header; these are the general paths).
+   Both return h (so callers' slow paths are tail calls). */
+struct sr__hdr *sr__profiler_alloc_slow(sr_runtime *rt, struct sr__hdr *h, size_t charge);
+struct sr__hdr *sr__profiler_free_slow(sr_runtime *rt, struct sr__hdr *h, size_t charge);
 
 /* ---- shared between profiler.c and report.c ----------------------------------------- */
 
@@ -98,8 +99,12 @@ struct sr__profiler {
     /* leak baseline */
     uint32_t epoch;                  /* 1..SR__PROF_EPOCH_MAX */
     uint16_t tag;                    /* epoch << SR__PROF_EPOCH_SHIFT: what new blocks carry */
-    /* objects / raw blocks since the mark, alive (interleaved: see sr__ptype) */
-    size_t leak_count, leak_raw_count, leak_bytes, leak_raw_bytes;
+    /* Live blocks allocated since the mark, per class (index 0 objects, 1 raw
+       blocks), are live now - (live at the mark - older blocks freed since):
+       an allocation needs no leak bookkeeping, a free only when the block is
+       older than the mark (sr__profiler_leaks does the sums). */
+    size_t mark_count[2], mark_bytes[2];       /* live at the mark */
+    size_t old_frees[2], old_free_bytes[2];    /* blocks from before the mark freed since */
 
     /* sr_profiler_stats output (valid until the next profiler call) */
     sr_type_profile *out;
@@ -140,6 +145,9 @@ struct sr__diff_alloc {
     size_t depth;          /* frames shown per stack (the newer snapshot's depth) */
 };
 
+/* Live blocks allocated since the mark: objects and raw blocks, counts and bytes. */
+typedef struct sr__leaks { size_t objects, object_bytes, raw, raw_bytes; } sr__leaks;
+sr__leaks sr__profiler_leaks(const sr__profiler *p);
 /* The stack-table index of a live block's allocation stack; 0 when none was kept. */
 uint32_t sr__profiler_stack_of(const sr__profiler *p, const struct sr__hdr *h);
 /* Builds a view of rt's profile (malloc'd; NULL when out of memory). */
@@ -172,47 +180,42 @@ static inline uint32_t sr__prof_slot_of(const struct sr__hdr *h)
     return (h->info & SR__KIND_MASK) == SR__KIND_OBJ ? h->info >> 8 : SR__PROF_RAW_SLOT;
 }
 
-/* Counts a block allocated (+1) or freed (-1) since the mark. */
-static inline void sr__prof_leak_add(sr__profiler *p, uint32_t slot, size_t charge, int dir)
+/* A block is freed: if it is older than the mark, the leak baseline learns it. */
+static inline void sr__prof_leak_free(sr__profiler *p, uint16_t flags, uint32_t slot, size_t charge)
 {
-    if (slot != SR__PROF_RAW_SLOT) {
-        p->leak_count += (size_t)(ptrdiff_t)dir;
-        p->leak_bytes += (size_t)(ptrdiff_t)dir * charge;
-    } else {
-        p->leak_raw_count += (size_t)(ptrdiff_t)dir;
-        p->leak_raw_bytes += (size_t)(ptrdiff_t)dir * charge;
+    if ((flags & SR__PROF_EPOCH_MASK) != p->tag) {
+        unsigned raw = slot == SR__PROF_RAW_SLOT;
+        p->old_frees[raw]++;
+        p->old_free_bytes[raw] += charge;
     }
 }
 
-static inline void sr__prof_alloc_hot(sr__profiler *p, sr_runtime *rt, struct sr__hdr *h, size_t charge)
+static inline struct sr__hdr *sr__prof_alloc_hot(sr__profiler *p, sr_runtime *rt, struct sr__hdr *h, size_t charge)
 {
     uint32_t slot = sr__prof_slot_of(h);
     /* countdown stays 0 when every allocation is sampled */
-    if (__builtin_expect(slot >= p->type_cap || (uint64_t)charge >= (uint64_t)p->countdown, 0)) {
-        sr__profiler_alloc_slow(rt, h, charge);
-        return;
-    }
+    if (__builtin_expect(slot >= p->type_cap || (uint64_t)charge >= (uint64_t)p->countdown, 0))
+        return sr__profiler_alloc_slow(rt, h, charge);
     p->countdown -= (int64_t)charge;
     sr__ptype *t = &p->types[slot];
     t->allocations++;
     t->bytes += charge;
     if (t->bytes > t->peak) t->peak = t->bytes;
     h->flags = (uint16_t)((h->flags & SR__FLAGS_USER_MASK) | p->tag);
-    sr__prof_leak_add(p, slot, charge, 1);
+    return h;
 }
 
-static inline void sr__prof_free_hot(sr__profiler *p, sr_runtime *rt, struct sr__hdr *h, size_t charge)
+static inline struct sr__hdr *sr__prof_free_hot(sr__profiler *p, sr_runtime *rt, struct sr__hdr *h, size_t charge)
 {
     uint32_t slot = sr__prof_slot_of(h);
     uint16_t f = h->flags;
-    if (__builtin_expect(slot >= p->type_cap || (f & SR__PROF_RECORD), 0)) {
-        sr__profiler_free_slow(rt, h, charge);
-        return;
-    }
+    if (__builtin_expect(slot >= p->type_cap || (f & SR__PROF_RECORD), 0))
+        return sr__profiler_free_slow(rt, h, charge);
     sr__ptype *t = &p->types[slot];
     t->frees++;
     t->bytes -= charge;
-    if ((f & SR__PROF_EPOCH_MASK) == p->tag) sr__prof_leak_add(p, slot, charge, -1);
+    sr__prof_leak_free(p, f, slot, charge);
+    return h;
 }
 
 #endif

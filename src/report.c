@@ -432,7 +432,7 @@ static void sr__text_leaks(sr__sb *b, sr_runtime *rt, sr__symcache *c, const sr_
     for (size_t i = 0; i < shown; i++) {
         sr__sb_printf(b, "  %zu x %s (%zu bytes), allocated at:\n", l[i].count, l[i].type, l[i].bytes);
         if (l[i].depth) sr__text_frames(b, c, l[i].frames, l[i].depth, "      ");
-        else sr__sb_puts(b, "      (stack not sampled)\n");
+        else sr__sb_puts(b, "      (stack not sampled; profiler_sample_bytes = 1 records every allocation's)\n");
         sr__sb_printf(b, "    sample: %s\n", sr__leak_sample(rt, &l[i], tmp, sizeof tmp));
     }
     if (shown < n) sr__sb_printf(b, "  ... and %zu more groups\n", n - shown);
@@ -494,9 +494,9 @@ static void sr__render_text(sr__sb *b, sr_runtime *rt, const sr_profiler_snapsho
     size_t nl = 0;
     sr__group *l = sr__leaks_collect(rt, c, false, &nl);
     if (!l) { b->failed = true; return; }
-    size_t objs = rt->prof->leak_count, raws = rt->prof->leak_raw_count;
+    sr__leaks lk = sr__profiler_leaks(rt->prof);
     sr__sb_printf(b, "\nPotential leaks since the last mark: %zu objects (%zu bytes), %zu raw blocks (%zu bytes)\n",
-                  objs, rt->prof->leak_bytes, raws, rt->prof->leak_raw_bytes);
+                  lk.objects, lk.object_bytes, lk.raw, lk.raw_bytes);
     sr__text_leaks(b, rt, c, l, nl);
     free(l);
 }
