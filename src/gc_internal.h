@@ -19,8 +19,9 @@ struct sr__hdr;
    the run visited (and the live-object bound is this many times the live set). */
 #define SR__GC_PACE          8u
 /* After a low-yield run, an automatic collection also waits until heap_used
-   has grown by 1/SR__GC_GROWTH of what the last collection left (the memory
-   new garbage would take), for at most SR__GC_MAX_FACTOR times the trigger. */
+   has grown by 1/SR__GC_GROWTH of what the last collection left (new garbage
+   takes memory; gc.c, sr__gc_gate_holds), for at most SR__GC_MAX_FACTOR times
+   the trigger in further allocations. */
 #define SR__GC_GROWTH        4u
 /* Stress mode: at most this many objects traced per allocation, amortized. */
 #define SR__GC_STRESS_BUDGET 16u
