@@ -4,8 +4,9 @@
  * The fast path (heap_internal.h) pops a free list. This file has the rest:
  * carving pages, large blocks, the limit check with one emergency collection,
  * resizing raw blocks, freeing, and walking every live block for teardown and
- * the profiler. Pages are never returned before the runtime dies: a free list
- * of a class that was once big stays available to that class (docs/memory.md).
+ * the profiler, and trimming: sr_heap_trim gives back to the underlying
+ * allocator every page whose carved blocks are all free (nothing else returns
+ * a page before the runtime dies; docs/memory.md).
  */
 #include "internal.h"
 
@@ -92,8 +93,9 @@ static sr__hdr *sr__heap_try(sr_runtime *rt, size_t total, uint32_t info)
                 sr__page *pg = rt->sys.malloc(SR__PAGE_SIZE, rt->sys.ud);
                 if (!pg) return NULL;
                 pg->next = hp->pages;
-                pg->cls = c;
+                pg->cls = (uint16_t)c;
                 pg->carved = 0;
+                pg->nfree = 0;
                 hp->pages = pg;
                 hp->reserved += SR__PAGE_SIZE;
                 sc->newest = pg;
@@ -102,7 +104,7 @@ static sr__hdr *sr__heap_try(sr_runtime *rt, size_t total, uint32_t info)
             }
             b = (sr__free_block *)(void *)sc->bump;
             sc->bump += sc->size;
-            sc->newest->carved++;
+            sc->newest->carved = (uint16_t)(sc->newest->carved + 1u);
         }
         h = (sr__hdr *)(void *)b;
         h->cls = (uint16_t)c;
@@ -255,6 +257,133 @@ void sr__heap_each_live(sr_runtime *rt, void (*fn)(sr__hdr *h, void *ctx), void 
         next = l->next;
         fn((sr__hdr *)(void *)((char *)l + SR__LARGE_EXTRA), ctx);
     }
+}
+
+/* ---- trimming ----------------------------------------------------------------------- *
+ * A page can go back when every block carved from it is free. Its free blocks
+ * are scattered over its class's free list, so trimming runs in four steps:
+ *   1. count the pages and clear their scratch counters          O(pages)
+ *   2. count each page's free blocks: walk the free lists and
+ *      find each block's page in a scratch table                  O(free blocks)
+ *      (no table, the underlying allocator refused it: scan each
+ *      page's carved headers instead, O(carved blocks), no memory)
+ *   3. unlink the pages whose free count equals their carved
+ *      count, drop the class's carving state if it was one of
+ *      them, and tag each of their blocks DOOMED                 O(pages + their blocks)
+ *   4. filter the free lists of the classes concerned (DOOMED
+ *      blocks leave), then free the pages                         O(free blocks)
+ * Pages come from the underlying allocator, so they are not aligned; but two
+ * pages never overlap, so at most one page starts in any 64 KiB-aligned window
+ * of addresses, and the page of a block at address a starts in window a >> 16
+ * or in the window before. The table maps a window to the page starting in it
+ * (open addressing, at least twice as many slots as pages). */
+
+#define SR__TRIM_DOOMED (1u << 2)   /* info bit of a FREE block in a page being released */
+
+static size_t sr__trim_slot(uintptr_t window, size_t mask)
+{
+    return (size_t)(((uint64_t)window * UINT64_C(0x9E3779B97F4A7C15)) >> 29) & mask;
+}
+
+static sr__page *sr__trim_find(sr__page **map, size_t mask, uintptr_t window)
+{
+    for (size_t i = sr__trim_slot(window, mask);; i = (i + 1) & mask) {
+        sr__page *p = map[i];
+        if (!p || ((uintptr_t)p >> 16) == window) return p;
+    }
+}
+
+static sr__page *sr__trim_page_of(sr__page **map, size_t mask, const void *block)
+{
+    uintptr_t a = (uintptr_t)block;
+    sr__page *p = sr__trim_find(map, mask, a >> 16);
+    if (p && (uintptr_t)p <= a) return p;
+    return sr__trim_find(map, mask, (a >> 16) - 1);
+}
+
+/* Step 2 with the table; false when it could not be had (nothing changed). */
+static bool sr__trim_count_mapped(sr_runtime *rt, size_t npages)
+{
+    sr__heap *hp = &rt->heap;
+    size_t cap = 16;
+    while (cap < 2 * npages) cap *= 2;
+    sr__page **map = sr__sys_calloc(rt, cap, sizeof *map);
+    if (!map) return false;
+    size_t mask = cap - 1;
+    for (sr__page *p = hp->pages; p; p = p->next) {
+        size_t i = sr__trim_slot((uintptr_t)p >> 16, mask);
+        while (map[i]) i = (i + 1) & mask;
+        map[i] = p;
+    }
+    for (unsigned c = 0; c < SR__NUM_CLASSES; c++)
+        for (sr__free_block *b = hp->cls[c].free; b; b = b->next) sr__trim_page_of(map, mask, b)->nfree++;
+    sr__sys_free(rt, map, cap * sizeof *map);
+    return true;
+}
+
+/* Step 2 without memory: read every carved header. */
+static void sr__trim_count_scanned(sr__heap *hp)
+{
+    for (sr__page *p = hp->pages; p; p = p->next) {
+        size_t size = hp->cls[p->cls].size;
+        char *b = (char *)p + sizeof(sr__page);
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < p->carved; i++, b += size)
+            n += sr__kind((sr__hdr *)(void *)b) == SR__KIND_FREE;
+        p->nfree = n;
+    }
+}
+
+size_t sr_heap_trim(sr_runtime *rt)
+{
+    if (!rt) return 0;
+    /* Inside a collection, a release cascade or teardown a walk over the pages
+       may be under way (a finalizer called us): leave the pages alone. */
+    if (rt->gc.running || rt->types.draining || rt->tearing_down) return 0;
+    sr__heap *hp = &rt->heap;
+    size_t npages = 0;
+    for (sr__page *p = hp->pages; p; p = p->next) {
+        p->nfree = 0;
+        npages++;
+    }
+    if (npages == 0) return 0;
+    if (!sr__trim_count_mapped(rt, npages)) sr__trim_count_scanned(hp);
+
+    sr__page *doomed = NULL;
+    uint32_t classes = 0;   /* classes whose free lists hold DOOMED blocks */
+    for (sr__page **pp = &hp->pages; *pp;) {
+        sr__page *p = *pp;
+        if (p->nfree != p->carved) { pp = &p->next; continue; }
+        *pp = p->next;
+        sr__size_class *sc = &hp->cls[p->cls];
+        if (sc->newest == p) {   /* the next block of this class starts a new page */
+            sc->newest = NULL;
+            sc->bump = sc->end = NULL;
+        }
+        size_t size = sc->size;
+        char *b = (char *)p + sizeof(sr__page);
+        for (uint32_t i = 0; i < p->carved; i++, b += size) ((sr__hdr *)(void *)b)->info |= SR__TRIM_DOOMED;
+        if (p->carved) classes |= 1u << p->cls;
+        p->next = doomed;
+        doomed = p;
+    }
+    for (unsigned c = 0; c < SR__NUM_CLASSES; c++) {
+        if (!(classes & (1u << c))) continue;
+        sr__free_block **bp = &hp->cls[c].free;
+        while (*bp) {
+            if ((*bp)->info & SR__TRIM_DOOMED) *bp = (*bp)->next;
+            else bp = &(*bp)->next;
+        }
+    }
+    size_t released = 0;
+    for (sr__page *p = doomed, *next; p; p = next) {
+        next = p->next;
+        rt->sys.free(p, rt->sys.ud);
+        released += SR__PAGE_SIZE;
+    }
+    hp->reserved -= released;
+    hp->trimmed += released;
+    return released;
 }
 
 /* ---- public raw-block API ---------------------------------------------------------- */

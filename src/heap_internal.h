@@ -67,8 +67,9 @@ typedef struct sr__hdr {
 
 typedef struct sr__page {
     struct sr__page *next;
-    uint32_t cls;
-    uint32_t carved;        /* blocks carved so far */
+    uint16_t cls;
+    uint16_t carved;        /* blocks carved so far (at most 4095) */
+    uint32_t nfree;         /* sr_heap_trim's scratch: free blocks counted in this page */
 } sr__page;
 
 typedef struct sr__large {
@@ -108,6 +109,7 @@ typedef struct sr__heap {
     uint8_t cls_of[SR__SMALL_MAX / 8 + 1];  /* (size + 7) / 8 -> class */
     sr__page *pages;
     sr__large *large;
+    uint64_t trimmed;                /* bytes sr_heap_trim gave back, ever */
 } sr__heap;
 
 static inline sr__hdr *sr__hdr_of(const void *payload) { return (sr__hdr *)((char *)(uintptr_t)payload - SR__HDR_SIZE); }
