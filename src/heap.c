@@ -260,25 +260,33 @@ void sr__heap_each_live(sr_runtime *rt, void (*fn)(sr__hdr *h, void *ctx), void 
 }
 
 /* ---- trimming ----------------------------------------------------------------------- *
- * A page can go back when every block carved from it is free. Its free blocks
- * are scattered over its class's free list, so trimming runs in four steps:
- *   1. count the pages and clear their scratch counters          O(pages)
- *   2. count each page's free blocks: walk the free lists and
- *      find each block's page in a scratch table                  O(free blocks)
- *      (no table, the underlying allocator refused it: scan each
- *      page's carved headers instead, O(carved blocks), no memory)
- *   3. unlink the pages whose free count equals their carved
- *      count, drop the class's carving state if it was one of
- *      them, and tag each of their blocks DOOMED                 O(pages + their blocks)
- *   4. filter the free lists of the classes concerned (DOOMED
- *      blocks leave), then free the pages                         O(free blocks)
+ * A page can go back when every block carved from it is free. Nothing on the
+ * allocation or free paths keeps per-page counts (that would cost the fast
+ * paths a page lookup), so sr_heap_trim counts when it runs, in one of two
+ * ways chosen by how many small blocks are free (F) against how many were
+ * carved (C); both are known in O(pages + large blocks) from the counters:
+ *
+ * sparse (F * SR__TRIM_SPARSE < C): few free blocks in a big live heap. Walk
+ *   the free lists, finding each block's page in a scratch table, and count;
+ *   tag the blocks of the pages that go (all free, so at most F) DOOMED and
+ *   filter them out of their lists. O(pages + F) and 16-32 bytes of scratch
+ *   per page; if the underlying allocator refuses the scratch, dense instead.
+ * dense (otherwise): read every carved header, page by page, and count; then
+ *   rebuild the free list of each class that lost a page from the headers of
+ *   its remaining pages. O(pages + C), no memory, and sequential: a free list
+ *   in a shuffled order is a cache miss per block to walk (~10x slower than
+ *   reading the headers in address order, measured in bench_heap). The
+ *   rebuilt lists hand out the free blocks of one page after another, which
+ *   keeps later allocations together and lets more pages empty out.
+ *
  * Pages come from the underlying allocator, so they are not aligned; but two
  * pages never overlap, so at most one page starts in any 64 KiB-aligned window
  * of addresses, and the page of a block at address a starts in window a >> 16
- * or in the window before. The table maps a window to the page starting in it
- * (open addressing, at least twice as many slots as pages). */
+ * or in the window before. The scratch table maps a window to the page that
+ * starts in it (open addressing, at least twice as many slots as pages). */
 
 #define SR__TRIM_DOOMED (1u << 2)   /* info bit of a FREE block in a page being released */
+#define SR__TRIM_SPARSE 16u         /* sparse when free blocks * this < blocks carved */
 
 static size_t sr__trim_slot(uintptr_t window, size_t mask)
 {
@@ -301,8 +309,8 @@ static sr__page *sr__trim_page_of(sr__page **map, size_t mask, const void *block
     return sr__trim_find(map, mask, (a >> 16) - 1);
 }
 
-/* Step 2 with the table; false when it could not be had (nothing changed). */
-static bool sr__trim_count_mapped(sr_runtime *rt, size_t npages)
+/* Sparse counting; false when the scratch table could not be had (nothing changed). */
+static bool sr__trim_count_sparse(sr_runtime *rt, size_t npages)
 {
     sr__heap *hp = &rt->heap;
     size_t cap = 16;
@@ -321,8 +329,8 @@ static bool sr__trim_count_mapped(sr_runtime *rt, size_t npages)
     return true;
 }
 
-/* Step 2 without memory: read every carved header. */
-static void sr__trim_count_scanned(sr__heap *hp)
+/* Dense counting: read every carved header. */
+static void sr__trim_count_dense(sr__heap *hp)
 {
     for (sr__page *p = hp->pages; p; p = p->next) {
         size_t size = hp->cls[p->cls].size;
@@ -341,16 +349,21 @@ size_t sr_heap_trim(sr_runtime *rt)
        may be under way (a finalizer called us): leave the pages alone. */
     if (rt->gc.running || rt->types.draining || rt->tearing_down) return 0;
     sr__heap *hp = &rt->heap;
-    size_t npages = 0;
+    size_t npages = 0, carved = 0, live_small = hp->live_objects + hp->live_blocks;
     for (sr__page *p = hp->pages; p; p = p->next) {
         p->nfree = 0;
         npages++;
+        carved += p->carved;
     }
     if (npages == 0) return 0;
-    if (!sr__trim_count_mapped(rt, npages)) sr__trim_count_scanned(hp);
+    for (sr__large *l = hp->large; l; l = l->next) live_small--;
+    if (live_small >= carved) return 0;   /* no free small block */
+    size_t nfree = carved - live_small;
+    bool sparse = nfree < carved / SR__TRIM_SPARSE && sr__trim_count_sparse(rt, npages);
+    if (!sparse) sr__trim_count_dense(hp);
 
     sr__page *doomed = NULL;
-    uint32_t classes = 0;   /* classes whose free lists hold DOOMED blocks */
+    uint32_t classes = 0;   /* classes that lose a page */
     for (sr__page **pp = &hp->pages; *pp;) {
         sr__page *p = *pp;
         if (p->nfree != p->carved) { pp = &p->next; continue; }
@@ -360,20 +373,43 @@ size_t sr_heap_trim(sr_runtime *rt)
             sc->newest = NULL;
             sc->bump = sc->end = NULL;
         }
-        size_t size = sc->size;
-        char *b = (char *)p + sizeof(sr__page);
-        for (uint32_t i = 0; i < p->carved; i++, b += size) ((sr__hdr *)(void *)b)->info |= SR__TRIM_DOOMED;
-        if (p->carved) classes |= 1u << p->cls;
+        if (sparse) {
+            char *b = (char *)p + sizeof(sr__page);
+            for (uint32_t i = 0; i < p->carved; i++, b += sc->size) ((sr__hdr *)(void *)b)->info |= SR__TRIM_DOOMED;
+        }
+        classes |= 1u << p->cls;
         p->next = doomed;
         doomed = p;
     }
-    for (unsigned c = 0; c < SR__NUM_CLASSES; c++) {
-        if (!(classes & (1u << c))) continue;
-        sr__free_block **bp = &hp->cls[c].free;
-        while (*bp) {
-            if ((*bp)->info & SR__TRIM_DOOMED) *bp = (*bp)->next;
-            else bp = &(*bp)->next;
+    if (sparse) {
+        for (unsigned c = 0; c < SR__NUM_CLASSES; c++) {
+            if (!(classes & (1u << c))) continue;
+            sr__free_block **bp = &hp->cls[c].free;
+            while (*bp) {
+                if ((*bp)->info & SR__TRIM_DOOMED) *bp = (*bp)->next;
+                else bp = &(*bp)->next;
+            }
         }
+    } else if (classes) {
+        /* Rebuild: the lists end up holding each page's free blocks in a row,
+           pages in list order, blocks in address order. */
+        sr__free_block **tail[SR__NUM_CLASSES];
+        for (unsigned c = 0; c < SR__NUM_CLASSES; c++) tail[c] = &hp->cls[c].free;
+        for (sr__page *p = hp->pages; p; p = p->next) {
+            if (!(classes & (1u << p->cls)) || p->nfree == 0) continue;
+            size_t size = hp->cls[p->cls].size;
+            sr__free_block **t = tail[p->cls];
+            char *b = (char *)p + sizeof(sr__page);
+            for (uint32_t i = 0; i < p->carved; i++, b += size) {
+                sr__free_block *f = (sr__free_block *)(void *)b;
+                if ((f->info & SR__KIND_MASK) != SR__KIND_FREE) continue;
+                *t = f;
+                t = &f->next;
+            }
+            tail[p->cls] = t;
+        }
+        for (unsigned c = 0; c < SR__NUM_CLASSES; c++)
+            if (classes & (1u << c)) *tail[c] = NULL;
     }
     size_t released = 0;
     for (sr__page *p = doomed, *next; p; p = next) {

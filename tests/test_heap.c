@@ -705,9 +705,12 @@ static void trim_gives_back_every_free_page(void **state)
     assert_int_equal(ta.live_blocks, 0);
 }
 
-static void trim_keeps_pages_with_live_blocks(void **state)
+/* Pages 0 and 2 of four classes all free, page 1 with one live block, pages
+   3.. all live: exactly pages 0 and 2 go. With 4 pages per class the free
+   blocks are many (the dense count runs, no scratch), with 64 they are few
+   (the sparse count, one scratch table from the underlying allocator). */
+static void keep_pages_case(size_t full)
 {
-    (void)state;
     sr_test_alloc ta = {0};
     sr_runtime *rt = new_counted_rt(&ta, false);
     enum { NS = 4 };
@@ -717,16 +720,16 @@ static void trim_keeps_pages_with_live_blocks(void **state)
     for (int i = 0; i < NS; i++) {
         size_t ch = sr_alloc_charge(sizes[i]);
         pp[i] = per_page(ch);
-        ps[i] = calloc(6 * pp[i], sizeof *ps[i]);
+        ps[i] = calloc((full + 2) * pp[i], sizeof *ps[i]);
         assert_non_null(ps[i]);
-        for (size_t k = 0; k < 4 * pp[i]; k++) {      /* exactly four full pages, carved in order */
+        for (size_t k = 0; k < full * pp[i]; k++) {   /* exactly `full` full pages, carved in order */
             ps[i][k] = sr_alloc(rt, sizes[i]);
             assert_non_null(ps[i][k]);
             fill(ps[i][k], sizes[i], (unsigned)k);
         }
-        used += 4 * pp[i] * ch;
+        used += full * pp[i] * ch;
     }
-    assert_int_equal(stats(rt).heap_reserved, NS * 4 * PAGE);
+    assert_int_equal(stats(rt).heap_reserved, NS * full * PAGE);
     /* page 0 and page 2 all free, page 1 with one live block, page 3 all live */
     for (int i = 0; i < NS; i++) {
         size_t ch = sr_alloc_charge(sizes[i]);
@@ -740,7 +743,9 @@ static void trim_keeps_pages_with_live_blocks(void **state)
     assert_int_equal(expect_trim(rt), NS * 2 * PAGE);
     sr_stats s1 = stats(rt);
     assert_int_equal(s1.heap_used, used);
+    size_t calls = ta.calls;
     assert_int_equal(sr_heap_trim(rt), NS * 2 * PAGE);
+    assert_int_equal(ta.calls - calls, full > 16 ? 1 : 0);   /* the sparse count's scratch table */
     sr_stats s2 = stats(rt);
     assert_int_equal(s2.heap_used, used);
     assert_int_equal(s2.heap_peak, s1.heap_peak);
@@ -748,7 +753,7 @@ static void trim_keeps_pages_with_live_blocks(void **state)
     assert_int_equal(s2.frees, s1.frees);
     assert_int_equal(s2.live_blocks, s1.live_blocks);
     assert_int_equal(s2.heap_reserved, s1.heap_reserved - NS * 2 * PAGE);
-    assert_int_equal(heap_check(rt), NS * 2);
+    assert_int_equal(heap_check(rt), NS * (full - 2));
     assert_sys_accounted(rt, &ta);
     /* the free blocks left are page 1's: they serve the next pp - 1 blocks of
        each class without a new page; the one after takes a new page */
@@ -762,31 +767,38 @@ static void trim_keeps_pages_with_live_blocks(void **state)
             fill(ps[i][slot], sizes[i], (unsigned)slot);
             used += ch;
         }
-        assert_int_equal(stats(rt).heap_reserved, NS * 2 * PAGE);
+        assert_int_equal(stats(rt).heap_reserved, NS * (full - 2) * PAGE);
     }
     for (int i = 0; i < NS; i++) {
         size_t ch = sr_alloc_charge(sizes[i]);
-        ps[i][4 * pp[i]] = sr_alloc(rt, sizes[i]);
-        assert_non_null(ps[i][4 * pp[i]]);
-        fill(ps[i][4 * pp[i]], sizes[i], (unsigned)(4 * pp[i]));
+        ps[i][full * pp[i]] = sr_alloc(rt, sizes[i]);
+        assert_non_null(ps[i][full * pp[i]]);
+        fill(ps[i][full * pp[i]], sizes[i], (unsigned)(full * pp[i]));
         used += ch;
-        assert_int_equal(stats(rt).heap_reserved, (NS * 2 + (size_t)i + 1) * PAGE);
+        assert_int_equal(stats(rt).heap_reserved, (NS * (full - 2) + (size_t)i + 1) * PAGE);
     }
     assert_int_equal(stats(rt).heap_used, used);
-    assert_int_equal(heap_check(rt), NS * 3);
+    assert_int_equal(heap_check(rt), NS * (full - 1));
     for (int i = 0; i < NS; i++) {
-        for (size_t k = 0; k <= 4 * pp[i]; k++) {
+        for (size_t k = 0; k <= full * pp[i]; k++) {
             if (!ps[i][k]) continue;
             assert_true(check(ps[i][k], sizes[i], (unsigned)k));
             sr_free(rt, ps[i][k]);
         }
         free(ps[i]);
     }
-    assert_int_equal(sr_heap_trim(rt), NS * 3 * PAGE);
+    assert_int_equal(sr_heap_trim(rt), NS * (full - 1) * PAGE);
     assert_int_equal(stats(rt).heap_reserved, 0);
     assert_int_equal(stats(rt).heap_used, 0);
     sr_runtime_free(rt);
     assert_int_equal(ta.live_bytes, 0);
+}
+
+static void trim_keeps_pages_with_live_blocks(void **state)
+{
+    (void)state;
+    keep_pages_case(4);
+    keep_pages_case(64);
 }
 
 /* Every one of the 25 classes (through the heap's own entry points, as raw
@@ -865,39 +877,47 @@ static void every_class_allocates_after_trim(void **state)
     assert_int_equal(ta.live_bytes, 0);
 }
 
-/* A workload for the two trim paths: blocks of many classes, most freed. */
-static void trim_workload(sr_runtime *rt, void **ps, size_t n, uint64_t seed)
+/* A workload for the two trim paths: blocks of four classes; sparse frees a
+   run of 1/25 of them and 1 in 97 of the rest, dense all but 1 in 16 of the
+   later half and all of the first. */
+static void trim_workload(sr_runtime *rt, void **ps, size_t n, uint64_t seed, bool sparse)
 {
     sr_test_rng rng = { seed };
-    for (size_t i = 0; i < n; i++) ps[i] = sr_alloc(rt, (size_t)(sr_test_rand(&rng) % 700));
-    for (size_t i = 0; i < n; i++)
-        if (ps[i] && (sr_test_rand(&rng) % 16 != 0 || i < n / 2)) {
+    for (size_t i = 0; i < n; i++) ps[i] = sr_alloc(rt, (size_t)(sr_test_rand(&rng) % 4) * 150);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = sr_test_rand(&rng);
+        bool go = sparse ? (i >= n / 2 && i < n / 2 + n / 25) || r % 97 == 0 : r % 16 != 0 || i < n / 2;
+        if (ps[i] && go) {
             sr_free(rt, ps[i]);
             ps[i] = NULL;
         }
+    }
 }
 
-/* The scratch table refused: the scan gives back exactly the same pages. */
+/* Few free blocks, and the sparse count's scratch table refused: the dense
+   count gives back exactly the same pages. */
 static void trim_without_scratch_gives_the_same(void **state)
 {
     (void)state;
-    enum { N = 40000 };
+    enum { N = 100000 };
     void **pa = calloc(N, sizeof *pa), **pb = calloc(N, sizeof *pb);
     assert_non_null(pa);
     assert_non_null(pb);
     sr_test_alloc ta = {0}, tb = {0};
     sr_runtime *ra = new_counted_rt(&ta, false), *rb = new_counted_rt(&tb, false);
-    trim_workload(ra, pa, N, 7);
-    trim_workload(rb, pb, N, 7);
+    trim_workload(ra, pa, N, 7, true);
+    trim_workload(rb, pb, N, 7, true);
     size_t want = expect_trim(ra);
-    assert_true(want > 10 * PAGE);
+    assert_true(want >= 10 * PAGE);
     assert_true(want < stats(ra).heap_reserved);   /* some pages keep live blocks */
     assert_int_equal(expect_trim(rb), want);
     tb.fail_at = tb.calls + 1;                       /* the next underlying call fails: the table */
     sr_stats b0 = stats(rb);
+    size_t calls = ta.calls;
     assert_int_equal(sr_heap_trim(ra), want);
+    assert_int_equal(ta.calls - calls, 1);           /* the sparse count took its table */
     assert_int_equal(sr_heap_trim(rb), want);
-    assert_int_equal(tb.failures, 1);
+    assert_int_equal(tb.failures, 1);                /* refused: the dense count did the work */
     sr_stats a1 = stats(ra), b1 = stats(rb);
     assert_int_equal(b1.failed_allocations, b0.failed_allocations);   /* not an allocation failure */
     assert_int_equal(a1.heap_reserved, b1.heap_reserved);
@@ -934,7 +954,7 @@ static void trim_with_failing_allocator_every_n(void **state)
             assert_int_equal(ta.live_bytes, 0);
             continue;
         }
-        trim_workload(rt, ps, N, n);
+        trim_workload(rt, ps, N, n, n % 2 == 0);
         size_t want = expect_trim(rt);
         assert_int_equal(sr_heap_trim(rt), want);
         heap_check(rt);
@@ -990,7 +1010,9 @@ static void randomized_with_trim_against_model(void **state)
             if (op < 2) {
                 size_t want = expect_trim(rt);
                 size_t reserved = stats(rt).heap_reserved;
+                if (sr_test_rand(&rng) % 2) ta.fail_at = ta.calls + 1;   /* refuse a scratch table */
                 assert_int_equal(sr_heap_trim(rt), want);
+                ta.fail_at = 0;
                 trimmed += want;
                 trims_nonzero += want != 0;
                 sr_stats st = stats(rt);
