@@ -113,9 +113,9 @@ static void trim_case(size_t bytes, unsigned keep_pct, int shuffled, int scan)
     uint64_t t1 = bench_now_ns();
     sr_runtime_stats(rt, &b);
     double ms = (double)(t1 - t0) / 1e6;
-    printf(" keep %2u%%, frees %-9s %-5s: reserved %7.1f -> %7.1f MiB (used %6.1f MiB), released %7.1f MiB"
+    printf(" keep %2u%%, frees %-9s %-10s: reserved %7.1f -> %7.1f MiB (used %6.1f MiB), released %7.1f MiB"
            " in %7.2f ms = %5.0f ns/page, %4.1f ns/free block\n",
-           keep_pct, shuffled ? "shuffled" : "in order", scan ? "scan" : "table",
+           keep_pct, shuffled ? "shuffled" : "in order", scan ? "no scratch" : "auto",
            (double)a.heap_reserved / 1048576.0, (double)b.heap_reserved / 1048576.0,
            (double)b.heap_used / 1048576.0, (double)released / 1048576.0, ms,
            (double)(t1 - t0) / (double)(a.heap_reserved / 65536),
@@ -165,6 +165,7 @@ int main(void)
             for (int scan = 0; scan < 2; scan++) {
                 trim_case(trim_bytes, 0, shuffled, scan);
                 trim_case(trim_bytes, 10, shuffled, scan);
+                trim_case(trim_bytes, 95, shuffled, scan);
             }
     }
     return 0;

@@ -17,6 +17,10 @@ static const uint16_t sr__class_sizes[SR__NUM_CLASSES] = {
     320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048,
 };
 
+/* sr_heap_trim counts through the free lists when fewer than 1/SR__TRIM_SPARSE
+   of the carved small blocks are free (see "trimming" below). */
+#define SR__TRIM_SPARSE 128u
+
 static inline size_t sr__round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 void sr__heap_init(sr_runtime *rt)
@@ -24,6 +28,7 @@ void sr__heap_init(sr_runtime *rt)
     sr__heap *hp = &rt->heap;
     memset(hp, 0, sizeof *hp);
     hp->limit = rt->cfg.max_heap_size;
+    hp->trim_sparse = SR__TRIM_SPARSE;
     unsigned c = 0;
     for (unsigned i = 0; i < SR__NUM_CLASSES; i++) hp->cls[i].size = sr__class_sizes[i];
     for (unsigned q = 0; q <= SR__SMALL_MAX / 8; q++) {
@@ -266,18 +271,18 @@ void sr__heap_each_live(sr_runtime *rt, void (*fn)(sr__hdr *h, void *ctx), void 
  * ways chosen by how many small blocks are free (F) against how many were
  * carved (C); both are known in O(pages + large blocks) from the counters:
  *
- * sparse (F * SR__TRIM_SPARSE < C): few free blocks in a big live heap. Walk
+ * sparse (F < C / SR__TRIM_SPARSE): few free blocks in a big live heap. Walk
  *   the free lists, finding each block's page in a scratch table, and count;
  *   tag the blocks of the pages that go (all free, so at most F) DOOMED and
  *   filter them out of their lists. O(pages + F) and 16-32 bytes of scratch
  *   per page; if the underlying allocator refuses the scratch, dense instead.
  * dense (otherwise): read every carved header, page by page, and count; then
  *   rebuild the free list of each class that lost a page from the headers of
- *   its remaining pages. O(pages + C), no memory, and sequential: a free list
- *   in a shuffled order is a cache miss per block to walk (~10x slower than
- *   reading the headers in address order, measured in bench_heap). The
- *   rebuilt lists hand out the free blocks of one page after another, which
- *   keeps later allocations together and lets more pages empty out.
+ *   its remaining pages. O(pages + C), no memory, and sequential: reading a
+ *   header in address order costs ~2 ns, following a free list in a shuffled
+ *   order ~100-300 ns a block (a cache miss; bench_heap), hence the ratio.
+ *   The rebuilt lists hand out the free blocks of one page after another,
+ *   which keeps later allocations together and lets more pages empty out.
  *
  * Pages come from the underlying allocator, so they are not aligned; but two
  * pages never overlap, so at most one page starts in any 64 KiB-aligned window
@@ -286,7 +291,6 @@ void sr__heap_each_live(sr_runtime *rt, void (*fn)(sr__hdr *h, void *ctx), void 
  * starts in it (open addressing, at least twice as many slots as pages). */
 
 #define SR__TRIM_DOOMED (1u << 2)   /* info bit of a FREE block in a page being released */
-#define SR__TRIM_SPARSE 16u         /* sparse when free blocks * this < blocks carved */
 
 static size_t sr__trim_slot(uintptr_t window, size_t mask)
 {
@@ -359,7 +363,7 @@ size_t sr_heap_trim(sr_runtime *rt)
     for (sr__large *l = hp->large; l; l = l->next) live_small--;
     if (live_small >= carved) return 0;   /* no free small block */
     size_t nfree = carved - live_small;
-    bool sparse = nfree < carved / SR__TRIM_SPARSE && sr__trim_count_sparse(rt, npages);
+    bool sparse = nfree < carved / hp->trim_sparse && sr__trim_count_sparse(rt, npages);
     if (!sparse) sr__trim_count_dense(hp);
 
     sr__page *doomed = NULL;

@@ -110,6 +110,7 @@ typedef struct sr__heap {
     sr__page *pages;
     sr__large *large;
     uint64_t trimmed;                /* bytes sr_heap_trim gave back, ever */
+    size_t trim_sparse;              /* sparse trim when free small blocks < carved / this (heap.c) */
 } sr__heap;
 
 static inline sr__hdr *sr__hdr_of(const void *payload) { return (sr__hdr *)((char *)(uintptr_t)payload - SR__HDR_SIZE); }

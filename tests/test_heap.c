@@ -706,13 +706,14 @@ static void trim_gives_back_every_free_page(void **state)
 }
 
 /* Pages 0 and 2 of four classes all free, page 1 with one live block, pages
-   3.. all live: exactly pages 0 and 2 go. With 4 pages per class the free
-   blocks are many (the dense count runs, no scratch), with 64 they are few
-   (the sparse count, one scratch table from the underlying allocator). */
-static void keep_pages_case(size_t full)
+   3.. all live: exactly pages 0 and 2 go, whether the free blocks are
+   counted the dense way (no scratch) or the sparse way (one scratch table
+   from the underlying allocator). */
+static void keep_pages_case(size_t full, bool sparse)
 {
     sr_test_alloc ta = {0};
     sr_runtime *rt = new_counted_rt(&ta, false);
+    if (sparse) rt->heap.trim_sparse = 1;   /* sparse whenever a small block is live */
     enum { NS = 4 };
     const size_t sizes[NS] = { 0, 32, 240, 1008 };   /* charges 16, 48, 256, 1024 */
     unsigned char **ps[NS];
@@ -745,7 +746,7 @@ static void keep_pages_case(size_t full)
     assert_int_equal(s1.heap_used, used);
     size_t calls = ta.calls;
     assert_int_equal(sr_heap_trim(rt), NS * 2 * PAGE);
-    assert_int_equal(ta.calls - calls, full > 16 ? 1 : 0);   /* the sparse count's scratch table */
+    assert_int_equal(ta.calls - calls, sparse ? 1 : 0);   /* the sparse count's scratch table */
     sr_stats s2 = stats(rt);
     assert_int_equal(s2.heap_used, used);
     assert_int_equal(s2.heap_peak, s1.heap_peak);
@@ -797,8 +798,10 @@ static void keep_pages_case(size_t full)
 static void trim_keeps_pages_with_live_blocks(void **state)
 {
     (void)state;
-    keep_pages_case(4);
-    keep_pages_case(64);
+    keep_pages_case(4, false);
+    keep_pages_case(4, true);
+    keep_pages_case(40, false);
+    keep_pages_case(40, true);
 }
 
 /* Every one of the 25 classes (through the heap's own entry points, as raw
@@ -905,6 +908,7 @@ static void trim_without_scratch_gives_the_same(void **state)
     assert_non_null(pb);
     sr_test_alloc ta = {0}, tb = {0};
     sr_runtime *ra = new_counted_rt(&ta, false), *rb = new_counted_rt(&tb, false);
+    ra->heap.trim_sparse = rb->heap.trim_sparse = 12;   /* about 5 % free: sparse below 1/12 */
     trim_workload(ra, pa, N, 7, true);
     trim_workload(rb, pb, N, 7, true);
     size_t want = expect_trim(ra);
@@ -1011,6 +1015,8 @@ static void randomized_with_trim_against_model(void **state)
                 size_t want = expect_trim(rt);
                 size_t reserved = stats(rt).heap_reserved;
                 if (sr_test_rand(&rng) % 2) ta.fail_at = ta.calls + 1;   /* refuse a scratch table */
+                uint64_t how = sr_test_rand(&rng) % 3;   /* sparse count forced, by the rule, dense forced */
+                rt->heap.trim_sparse = how == 0 ? 1 : how == 1 ? 128 : SIZE_MAX;
                 assert_int_equal(sr_heap_trim(rt), want);
                 ta.fail_at = 0;
                 trimmed += want;
