@@ -23,6 +23,18 @@ static const uint16_t sr__class_sizes[SR__NUM_CLASSES] = {
 
 static inline size_t sr__round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
+static size_t sr__heap_trim(sr_runtime *rt, bool may_scratch);
+
+/* The underlying allocator's malloc for a page or a large block. When it
+   refuses, the pages that are all free go back (without scratch memory: this
+   is the out-of-memory path) and, if any did, it is asked once more. */
+static void *sr__heap_sys_malloc(sr_runtime *rt, size_t size)
+{
+    void *p = rt->sys.malloc(size, rt->sys.ud);
+    if (SR__UNLIKELY(!p) && sr__heap_trim(rt, false) > 0) p = rt->sys.malloc(size, rt->sys.ud);
+    return p;
+}
+
 void sr__heap_init(sr_runtime *rt)
 {
     sr__heap *hp = &rt->heap;
@@ -95,7 +107,7 @@ static sr__hdr *sr__heap_try(sr_runtime *rt, size_t total, uint32_t info)
             sc->free = b->next;
         } else {
             if (sc->bump == NULL || (size_t)(sc->end - sc->bump) < sc->size) {
-                sr__page *pg = rt->sys.malloc(SR__PAGE_SIZE, rt->sys.ud);
+                sr__page *pg = sr__heap_sys_malloc(rt, SR__PAGE_SIZE);
                 if (!pg) return NULL;
                 pg->next = hp->pages;
                 pg->cls = (uint16_t)c;
@@ -115,7 +127,7 @@ static sr__hdr *sr__heap_try(sr_runtime *rt, size_t total, uint32_t info)
         h->cls = (uint16_t)c;
     } else {
         if (total > SIZE_MAX - 2 * SR__LARGE_EXTRA) return NULL;
-        sr__large *l = rt->sys.malloc(charge, rt->sys.ud);
+        sr__large *l = sr__heap_sys_malloc(rt, charge);
         if (!l) return NULL;
         l->prev = NULL;
         l->next = hp->large;
@@ -198,7 +210,7 @@ sr__hdr *sr__heap_realloc(sr_runtime *rt, sr__hdr *h, size_t total)
             if (new_charge - old_charge > hp->limit - hp->used) { hp->failed++; return NULL; }
         }
         sr__large *l = (sr__large *)(void *)((char *)h - SR__LARGE_EXTRA);
-        sr__large *n = rt->sys.malloc(new_charge, rt->sys.ud);
+        sr__large *n = sr__heap_sys_malloc(rt, new_charge);
         if (!n) { hp->failed++; return NULL; }
         size_t keep = (old_charge < new_charge ? old_charge : new_charge) - SR__LARGE_EXTRA;
         memcpy((char *)n + SR__LARGE_EXTRA, h, keep);
@@ -346,9 +358,9 @@ static void sr__trim_count_dense(sr__heap *hp)
     }
 }
 
-size_t sr_heap_trim(sr_runtime *rt)
+/* may_scratch false: never the sparse count (the out-of-memory path: it takes no memory). */
+static size_t sr__heap_trim(sr_runtime *rt, bool may_scratch)
 {
-    if (!rt) return 0;
     /* Inside a collection, a release cascade or teardown a walk over the pages
        may be under way (a finalizer called us): leave the pages alone. */
     if (rt->gc.running || rt->types.draining || rt->tearing_down) return 0;
@@ -363,7 +375,7 @@ size_t sr_heap_trim(sr_runtime *rt)
     for (sr__large *l = hp->large; l; l = l->next) live_small--;
     if (live_small >= carved) return 0;   /* no free small block */
     size_t nfree = carved - live_small;
-    bool sparse = nfree < carved / hp->trim_sparse && sr__trim_count_sparse(rt, npages);
+    bool sparse = may_scratch && nfree < carved / hp->trim_sparse && sr__trim_count_sparse(rt, npages);
     if (!sparse) sr__trim_count_dense(hp);
 
     sr__page *doomed = NULL;
@@ -424,6 +436,11 @@ size_t sr_heap_trim(sr_runtime *rt)
     hp->reserved -= released;
     hp->trimmed += released;
     return released;
+}
+
+size_t sr_heap_trim(sr_runtime *rt)
+{
+    return rt ? sr__heap_trim(rt, true) : 0;
 }
 
 /* ---- public raw-block API ---------------------------------------------------------- */

@@ -27,7 +27,14 @@
  *     list (its class's); a live one has another kind and sits on none.
  * H4  Every page and every large block is on a list owned by the heap, so
  *     sr__heap_destroy returns every byte, whatever the host leaked.
- * H5  A refused allocation changes nothing but failed_allocations.
+ * H5  A refused allocation changes nothing but failed_allocations (and
+ *     heap_reserved/heap_trimmed if the underlying allocator refused a page
+ *     and sr_heap_trim's pass gave free pages back before the retry).
+ *
+ * Trimming (heap.c) frees pages whose carved blocks are all free, and keeps
+ * H2-H4: their blocks leave the free lists, a class whose newest page goes
+ * starts a new page at its next carve, heap_reserved drops by 64 KiB a page.
+ * Nothing else points into a page with no live block.
  */
 #ifndef SR_HEAP_INTERNAL_H
 #define SR_HEAP_INTERNAL_H

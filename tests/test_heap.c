@@ -1281,6 +1281,83 @@ static void trim_from_a_finalizer_does_nothing(void **state)
     sr_runtime_free(rt);
 }
 
+/* An underlying allocator with a byte budget (over the counting one). */
+typedef struct budget { sr_test_alloc ta; sr_allocator inner; size_t budget; size_t refused; } budget;
+static void *budget_malloc(size_t n, void *ud)
+{
+    budget *b = ud;
+    if (b->ta.live_bytes + n > b->budget) { b->refused++; return NULL; }
+    return b->inner.malloc(n, b->inner.ud);
+}
+static void *budget_realloc(void *p, size_t n, void *ud)
+{
+    budget *b = ud;
+    return b->inner.realloc(p, n, b->inner.ud);   /* the heap never reallocs its pages */
+}
+static void budget_free(void *p, void *ud)
+{
+    budget *b = ud;
+    b->inner.free(p, b->inner.ud);
+}
+
+/* The underlying allocator refuses a page: the heap gives back its free
+   pages (of another class) and asks once more; with none to give back the
+   allocation is refused as before, and nothing else moved. */
+static void page_refused_trims_and_retries(void **state)
+{
+    (void)state;
+    budget b = { .budget = SIZE_MAX };
+    b.inner = sr_test_alloc_make(&b.ta);
+    sr_config c = sr_config_default();
+    c.enable_profiling = false;
+    c.allocator = (sr_allocator){ budget_malloc, budget_realloc, budget_free, &b };
+    sr_runtime *rt = NULL;
+    assert_int_equal(sr_runtime_new(&c, &rt), SR_OK);
+    const size_t n = 5 * per_page(128);   /* five pages of class 128 */
+    void **ps = malloc(n * sizeof *ps);
+    assert_non_null(ps);
+    for (size_t i = 0; i < n; i++) assert_non_null(ps[i] = sr_alloc(rt, 100));
+    for (size_t i = 0; i < n; i++) sr_free(rt, ps[i]);
+    void *keep = sr_alloc(rt, 1000);   /* class 1024: a sixth page */
+    assert_non_null(keep);
+    assert_int_equal(stats(rt).heap_reserved, 6 * PAGE);
+    b.budget = b.ta.live_bytes;        /* not one byte more from now on */
+    /* class 64 needs a page: refused, five free pages go back, the retry fits */
+    void *p = sr_alloc(rt, 40);
+    assert_non_null(p);
+    assert_int_equal(b.refused, 1);
+    sr_stats st = stats(rt);
+    assert_int_equal(st.heap_trimmed, 5 * PAGE);
+    assert_int_equal(st.heap_reserved, 2 * PAGE);
+    assert_int_equal(st.failed_allocations, 0);
+    assert_int_equal(st.heap_used, sr_alloc_charge(40) + sr_alloc_charge(1000));
+    assert_int_equal(heap_check(rt), 2);
+    /* a large block: refused, nothing free to give back, refused for good */
+    for (size_t i = 0; i < 4; i++) assert_non_null(ps[i] = sr_alloc(rt, 40));   /* from p's page */
+    b.budget = b.ta.live_bytes;
+    sr_stats s0 = stats(rt);
+    assert_null(sr_alloc(rt, 10000));
+    sr_stats s1 = stats(rt);
+    assert_int_equal(b.refused, 2);
+    assert_int_equal(s1.failed_allocations, s0.failed_allocations + 1);
+    assert_int_equal(s1.heap_reserved, s0.heap_reserved);
+    assert_int_equal(s1.heap_used, s0.heap_used);
+    assert_int_equal(s1.heap_trimmed, s0.heap_trimmed);
+    /* freeing class 1024's only block makes its page free: the large block fits after a trim */
+    sr_free(rt, keep);
+    void *big = sr_alloc(rt, 10000);   /* 10048 + 32 bytes < one 64 KiB page */
+    assert_non_null(big);
+    assert_int_equal(b.refused, 3);
+    assert_int_equal(stats(rt).heap_trimmed, 6 * PAGE);
+    assert_int_equal(stats(rt).heap_reserved, PAGE + sr_alloc_charge(10000));
+    sr_free(rt, big);
+    sr_free(rt, p);
+    for (size_t i = 0; i < 4; i++) sr_free(rt, ps[i]);
+    free(ps);
+    sr_runtime_free(rt);
+    assert_int_equal(b.ta.live_bytes, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1308,6 +1385,7 @@ int main(void)
         cmocka_unit_test(trim_with_profiling_and_weak_refs),
         cmocka_unit_test(heap_trim_on_collect_flag),
         cmocka_unit_test(trim_from_a_finalizer_does_nothing),
+        cmocka_unit_test(page_refused_trims_and_retries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
