@@ -44,10 +44,10 @@ int main(void)
 {
     struct { const char *name; bool on; size_t sample; } modes[] = {
         { "profiling off", false, 0 },
-        { "on, sampled every ~512 KiB (tcmalloc's default)", true, 512 * 1024 },
+        { "on (default: a stack per ~512 KiB, as tcmalloc)", true, 0 },
         { "on, sampled every ~64 KiB", true, 64 * 1024 },
         { "on, sampled every ~4 KiB", true, 4 * 1024 },
-        { "on, every allocation's stack", true, 0 },
+        { "on, every allocation's stack", true, SR_PROFILER_EVERY_ALLOCATION },
     };
     enum { M = sizeof modes / sizeof modes[0] };
     sr_runtime *rts[M];
@@ -80,7 +80,7 @@ int main(void)
             if (m == 0) base = v;
             bench_row(modes[m].name, v, "ns", "");
             if (m > 0)
-                bench_row("  ratio to off", v / base, "x", modes[m].sample >= 4096 ? "(goal <= 2.0)" : "(tracemalloc ~10x)");
+                bench_row("  ratio to off", v / base, "x", modes[m].sample != SR_PROFILER_EVERY_ALLOCATION ? "(goal <= 2.0)" : "(tracemalloc ~10x)");
         }
     }
 

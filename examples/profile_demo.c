@@ -146,6 +146,7 @@ int main(int argc, char **argv)
     sr_config cfg = sr_config_default();
     cfg.enable_profiling = true;            /* on by default in debug builds only */
     cfg.profiler_stack_depth = 10;
+    cfg.profiler_sample_bytes = SR_PROFILER_EVERY_ALLOCATION;   /* hunting: every stack (default: sampled) */
     cfg.leak_sink = shutdown_sink;
     if (sr_runtime_new(&cfg, &rt) != SR_OK) return 1;
 

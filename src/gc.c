@@ -358,6 +358,17 @@ static inline void sr__gc_drop_child(sr_runtime *rt, sr__hdr *c)
 }
 SR__GC_SLOT_FN(sr__gc_drop_child)
 
+/* Before finalizers: a member's children outside the set are released and
+   their slots cleared (edges between members stay for the resurrection
+   check). */
+static void sr__gc_release_outside_slot(void **slot, void *ctx)
+{
+    sr__hdr *c = *slot ? sr__hdr_of(*slot) : NULL;
+    if (!c || (sr__kind(c) == SR__KIND_OBJ && (c->flags & SR__OBJF_GARBAGE))) return;
+    *slot = NULL;
+    sr__obj_release_child(ctx, c);
+}
+
 /* ---- phases -------------------------------------------------------------------------------- */
 
 enum { SR__PH_MARK, SR__PH_SCAN, SR__PH_KEEP };
@@ -417,6 +428,10 @@ static void sr__gc_check_kept(sr_runtime *rt, sr__hdr *h)
 }
 static void sr__gc_drop_fast(sr_runtime *rt, sr__hdr *h) { SR__GC_EACH_CHILD(rt, h, sr__gc_drop_acyclic_child); }
 static void sr__gc_drop(sr_runtime *rt, sr__hdr *h) { SR__GC_EACH_CHILD(rt, h, sr__gc_drop_child); }
+static void sr__gc_release_outside(sr_runtime *rt, sr__hdr *h)
+{
+    sr__obj_each_child(rt, h, sr__gc_release_outside_slot, rt);
+}
 
 /* Runs finalizers of members in chunks gathered by a heap walk (overflow mode:
    user code must not run inside the walk). */
@@ -532,16 +547,21 @@ static size_t sr__gc_collect(sr_runtime *rt)
     if (any) {
         /* 4. weak references to members die first */
         if (gc->weak_seen) sr__gc_for_garbage(rt, sr__gc_clear_weak);
-        /* 5. finalizers, on true counts, then the resurrection check */
+        /* 5. children outside the set are released first (what dies with them
+           is finalized and freed now), then the members' finalizers run on
+           true counts, then the resurrection check */
         if (gc->finalizers_seen) {
             sr__gc_for_garbage(rt, sr__gc_restore);
+            sr__gc_for_garbage(rt, sr__gc_release_outside);
+            sr__obj_drain(rt);
             sr__gc_finalize_all(rt);
             sr__gc_for_garbage(rt, sr__gc_zero_aux);
             sr__gc_for_garbage(rt, sr__gc_indegree);
             sr__gc_for_garbage(rt, sr__gc_check_kept);
             sr__gc_run(rt, SR__PH_KEEP);
             sr__gc_for_garbage(rt, sr__gc_zero_aux);
-            /* 6. children outside the set lose their edges, then all are freed */
+            /* 6. edges to kept members, and children a finalizer stored, lose
+               their counts; then the rest of the set is freed */
             sr__gc_for_garbage(rt, sr__gc_drop);
             sr__gc_free_all(rt);
         } else if (!gc->garbage_overflow) {

@@ -162,7 +162,6 @@ sr__hdr *sr__heap_alloc_slow(sr_runtime *rt, size_t total, uint32_t info)
     return h;
 }
 
-
 void sr__heap_free(sr_runtime *rt, sr__hdr *h)
 {
     sr__heap *hp = &rt->heap;
@@ -485,7 +484,6 @@ void *sr_alloc(sr_runtime *rt, size_t size)
     }
     return sr__alloc_slow(rt, size);
 }
-
 
 void *sr_calloc(sr_runtime *rt, size_t n, size_t size)
 {

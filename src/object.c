@@ -10,18 +10,23 @@
  * An object whose count reaches zero is marked DEAD, leaves the root buffer
  * (O(1) through its slot in aux) and is pushed on `rt->types.pending`, an
  * intrusive LIFO whose link is kept in the dead object's rc and aux words (a
- * dead object needs neither). The drain loop pops one object at a time:
- * clears its weak references, runs its finalize (once), releases each child
- * (a child reaching zero is pushed, never recursed into) and frees it. So a
- * list of any length is released with a constant amount of C stack. A dying
- * acyclic object without finalize or weak references (no children, nothing to
- * run) is freed at once, without the list.
+ * dead object needs neither). The drain loop pops one object at a time and
+ * releases each of its children, setting the slot to NULL (a child reaching
+ * zero is pushed, never recursed into). An object without finalize is then
+ * freed; one with finalize is first pushed back under its children, marked
+ * RELEASED, so it comes off again once every child that died with it is
+ * finalized and freed: finalize runs after the children are released, as the
+ * API says, and sees NULL where they were. So a list of any length is
+ * released with a constant amount of C stack (the list lives in the dying
+ * objects). A dying acyclic object without finalize or weak references (no
+ * children, nothing to run) is freed at once, without the list.
  *
  * Invariants
  * ----------
  * O1  An object is in exactly one state: live (rc > 0, not DEAD), pending
- *     (DEAD, on the work list), being destroyed (DEAD, popped, inside the
- *     drain loop), or freed (heap kind FREE). Only live objects are buffered.
+ *     (DEAD, on the work list; RELEASED once its children are), being
+ *     destroyed (DEAD, popped, inside the drain loop), or freed (heap kind
+ *     FREE). Only live objects are buffered.
  * O2  At most one drain loop is active: a release reaching zero inside a
  *     finalize only pushes; the active loop frees it before the outermost
  *     sr_rc_release returns. Collections do not start while a drain runs.
@@ -85,7 +90,10 @@ void sr__obj_finalize(sr_runtime *rt, sr__hdr *h)
     sr__fin_call c = { e->t.finalize, sr__payload_of(h) };
     if (sr_execute_protected(rt, sr__fin_trampoline, &c) != SR_OK) {
         rt->types.finalizer_panics++;
-        if (!rt->types.panic_no_rethrow) rt->types.panic_pending = true;
+        if (!rt->types.panic_no_rethrow) {
+            rt->types.panic_pending = true;
+            rt->types.pending_panic = rt->panic.last_seq;   /* the finalizer's, not one it caught */
+        }
     }
 }
 
@@ -96,7 +104,7 @@ void sr__obj_rethrow_pending(sr_runtime *rt)
 {
     if (SR__LIKELY(!rt->types.panic_pending)) return;
     rt->types.panic_pending = false;
-    if (rt->panic.top) longjmp(rt->panic.top->env, 1);
+    sr__panic_deliver(rt, rt->types.pending_panic);   /* returns only outside protection */
     const sr_panic_info *last = sr_panic_last(rt);
     sr__panic_kind(rt, last ? last->kind : SR_PANIC_ERROR, "%s", last ? last->message : "finalizer panicked");
 }
@@ -115,7 +123,10 @@ static SR__NOINLINE void sr__obj_misuse_deferred(sr_runtime *rt, const char *msg
     if (!rt->panic.top && !rt->types.panic_no_rethrow) sr_panic(rt, "%s", msg);
     sr__misuse m = { msg };
     sr_execute_protected(rt, sr__misuse_raise, &m);
-    if (!rt->types.panic_no_rethrow) rt->types.panic_pending = true;
+    if (!rt->types.panic_no_rethrow) {
+        rt->types.panic_pending = true;
+        rt->types.pending_panic = rt->panic.last_seq;
+    }
 }
 
 /* ---- creation ---------------------------------------------------------------------------- */
@@ -309,10 +320,21 @@ void sr__obj_release_child(sr_runtime *rt, sr__hdr *h)
     sr__pend_push(&rt->types, h);
 }
 
+/* Releases a dying object's child and clears the slot that held it. */
 static void sr__release_child_visit(void **slot, void *ctx)
 {
     void *c = *slot;
-    if (c) sr__obj_release_child(ctx, sr__hdr_of(c));
+    if (!c) return;
+    *slot = NULL;
+    sr__obj_release_child(ctx, sr__hdr_of(c));
+}
+
+void sr__obj_release_children(sr_runtime *rt, sr__hdr *h)
+{
+    sr__type_entry *e = SR__TYPE_ENTRY(rt, SR__OBJ_TYPE(h));
+    char *p = sr__payload_of(h);
+    for (uint32_t i = 0; i < e->nrefs; i++) sr__release_child_visit((void **)(void *)(p + e->refs[i]), rt);
+    if (e->t.trace) e->t.trace(p, sr__release_child_visit, rt);
 }
 
 void sr__obj_free(sr_runtime *rt, sr__hdr *h)
@@ -333,23 +355,25 @@ void sr__obj_drain(sr_runtime *rt)
     while ((h = sr__pend_pop(ty)) != NULL) {
         sr__type_entry *e = SR__TYPE_ENTRY(rt, SR__OBJ_TYPE(h));
         if (h->flags & SR__OBJF_HAS_WEAK) sr__weak_clear(rt, h);
-        if (e->t.finalize) {
+        if (!(h->flags & SR__OBJF_RELEASED)) {
+            if (e->t.finalize) {
+                /* back on the list under its children: finalized once they are done */
+                h->flags |= SR__OBJF_RELEASED;
+                sr__pend_push(ty, h);
+            }
+            sr__obj_release_children(rt, h);
+            if (e->t.finalize) continue;
+        } else {
+            h->flags &= (uint16_t)~SR__OBJF_RELEASED;
             sr__obj_finalize(rt, h);
             if (SR__UNLIKELY(h->rc != 0)) {
                 /* its finalizer stored a new reference to it: it lives on,
-                   finalized (finalize never runs twice), with its children */
+                   finalized (finalize never runs twice), its children released */
                 h->info &= ~SR__OBJ_DEAD;
                 if (!(h->info & (SR__OBJ_ACYCLIC | SR__OBJ_BUFFERED))) sr__gc_buffer(rt, h);
                 continue;
             }
         }
-        char *p = sr__payload_of(h);
-        for (uint32_t i = 0; i < e->nrefs; i++) {
-            void *c;
-            memcpy(&c, p + e->refs[i], sizeof c);
-            if (c) sr__obj_release_child(rt, sr__hdr_of(c));
-        }
-        if (e->t.trace) e->t.trace(p, sr__release_child_visit, rt);
         sr__obj_free(rt, h);
     }
     ty->draining = false;

@@ -42,6 +42,7 @@ struct sr__hdr;
 #define SR__OBJF_GARBAGE     (1u << 1)   /* member of the collector's garbage set */
 #define SR__OBJF_PENDING     (1u << 2)   /* collector: task 0 owed (work stack was full) */
 #define SR__OBJF_PENDING1    (1u << 3)   /* collector: task 1 owed (work stack was full) */
+#define SR__OBJF_RELEASED    (1u << 4)   /* dying: children released, finalize and free next */
 
 typedef struct sr__type_entry {
     sr_type t;               /* copy: t.name and t.fields point into `mem` */
@@ -65,6 +66,7 @@ typedef struct sr__types {
     bool draining;              /* a drain loop is active: releases only push */
     bool teardown;              /* sr__objects_teardown: releases never free */
     bool panic_pending;         /* a finalizer panicked under protection: rethrow */
+    uint64_t pending_panic;     /* the number of that panic (rt->panic numbering) */
     bool panic_no_rethrow;      /* teardown: record finalizer panics, never rethrow */
     uint64_t objects_freed;     /* every object freed, ever */
     uint64_t finalizer_panics;
@@ -91,6 +93,8 @@ void sr__obj_finalize(sr_runtime *rt, struct sr__hdr *h);
 /* Drops one count of h from a dying object's edge: zero queues it (no drain),
    non-zero buffers it as a possible root. */
 void sr__obj_release_child(sr_runtime *rt, struct sr__hdr *h);
+/* Releases every child of a dying object and sets each slot to NULL. */
+void sr__obj_release_children(sr_runtime *rt, struct sr__hdr *h);
 /* Frees a dead object's memory (weak refs must be cleared, children released). */
 void sr__obj_free(sr_runtime *rt, struct sr__hdr *h);
 /* Drains the release work list (no-op when a drain is already active). */

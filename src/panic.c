@@ -45,6 +45,19 @@
  *    held anywhere in this module.
  * P4 Symbolization never happens on the panic path, only in sr_panic_format
  *    (and in the abort report outside protection).
+ * P5 sr_panic_last names the panic that most recently arrived at a protected
+ *    execution of this runtime, or the one still on its way there. Panics are
+ *    numbered (rt->panic.panics counts them; the newest record is number
+ *    `panics`, the history the last `count` numbers). last_seq is set when a
+ *    panic is recorded (the hook, cleanup entries and anything they call see
+ *    it), again when its hook returns and it continues, and when it lands: the
+ *    landing takes landing_seq, which every longjmp sets first (the object
+ *    layer re-raises a finalizer's caught panic through sr__panic_deliver). A
+ *    panic raised and caught inside the hook or a cleanup entry is last only
+ *    until the panic they interrupted moves on. When the record named has
+ *    left the history (the history was cleared, or a hook or cleanup entry
+ *    caught at least panic_history_size panics of its own), sr_panic_last is
+ *    NULL rather than another panic.
  */
 #include "internal.h"
 #include "backtrace_internal.h"
@@ -157,6 +170,21 @@ static SR__COLD void sr__panic_unwind_to(sr_runtime *rt, sr__jmp *j)
     if (p->frame_count > j->frame_depth) p->frame_count = j->frame_depth;
 }
 
+/* A panic arrived at j (by longjmp): run the cleanup entries above it, then
+   leave j. The panic it delivered becomes sr_panic_last once the cleanup
+   entries are done, whatever panics they raised and caught on their own (a
+   cleanup entry's uncaught panic lands here again and replaces it, P5). */
+static SR__COLD void sr__panic_land(sr_runtime *rt, sr__jmp *j)
+{
+    sr__panic *p = &rt->panic;
+    uint64_t delivered = p->landing_seq;
+    sr__panic_unwind_to(rt, j);
+    p->last_seq = delivered;
+    p->top = j->prev;
+    p->stack_limit = j->saved_limit;
+    sr__thread_stack_base = j->saved_base;
+}
+
 sr_status sr_execute_protected(sr_runtime *rt, sr_protected_fn fn, void *arg)
 {
     if (SR__UNLIKELY(!rt || !fn)) return SR_ERR_INVALID;
@@ -176,10 +204,7 @@ sr_status sr_execute_protected(sr_runtime *rt, sr_protected_fn fn, void *arg)
     uintptr_t limit = b > budget ? b - budget : 1;
     p->stack_limit = (char *)(limit > floor ? limit : floor);
     if (_setjmp(j.env) != 0) {
-        sr__panic_unwind_to(rt, &j);
-        p->top = j.prev;
-        p->stack_limit = j.saved_limit;
-        sr__thread_stack_base = j.saved_base;
+        sr__panic_land(rt, &j);
         return SR_ERR_PANIC;
     }
     p->top = &j;
@@ -267,7 +292,8 @@ static SR__NOINLINE _Noreturn void sr__panic_vraise(sr_runtime *rt, sr_panic_kin
     if (!plain) sr__panic_format_message(message, sizeof message, fmt, ap);
     if (sr__panic_in_records(p, file)) { snprintf(file_copy, sizeof file_copy, "%s", file); file = file_copy; }
     if (sr__panic_in_records(p, func)) { snprintf(func_copy, sizeof func_copy, "%s", func); func = func_copy; }
-    p->panics++;
+    uint64_t seq = ++p->panics;
+    p->last_seq = seq;
     p->newest = (p->newest + 1) % p->rec_cap;
     if (p->count < p->rec_cap) p->count++;
     sr__panic_rec *r = &p->recs[p->newest];
@@ -311,7 +337,9 @@ static SR__NOINLINE _Noreturn void sr__panic_vraise(sr_runtime *rt, sr_panic_kin
         p->in_hook = true;
         p->hook(rt, info, p->hook_ud);
         p->in_hook = false;
+        p->last_seq = seq;   /* panics the hook caught itself do not replace this one (P5) */
     }
+    p->landing_seq = seq;
     if (p->top) longjmp(p->top->env, 1);
     sr__panic_report_stderr(rt, info);
     abort();
@@ -332,12 +360,24 @@ _Noreturn void sr_panic_at(sr_runtime *rt, const char *file, int line, const cha
     sr__panic_vraise(rt, SR_PANIC_ERROR, file, line, func, fmt, ap);
 }
 
+void sr__panic_deliver(sr_runtime *rt, uint64_t seq)
+{
+    sr__panic *p = &rt->panic;
+    p->last_seq = seq;
+    if (!p->top) return;
+    p->landing_seq = seq;
+    longjmp(p->top->env, 1);
+}
+
 /* ---- history and hook ----------------------------------------------------------------- */
 
 const sr_panic_info *sr_panic_last(sr_runtime *rt)
 {
-    if (!rt || !rt->panic.count) return NULL;
-    return &rt->panic.recs[rt->panic.newest].info;
+    if (!rt) return NULL;
+    const sr__panic *p = &rt->panic;
+    uint64_t back = p->panics - p->last_seq;     /* 0: the newest record */
+    if (!p->last_seq || back >= p->count) return NULL;
+    return &p->recs[(p->newest + p->rec_cap - (size_t)back) % p->rec_cap].info;
 }
 
 size_t sr_panic_history(sr_runtime *rt, const sr_panic_info **out, size_t max)

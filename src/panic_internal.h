@@ -54,8 +54,10 @@ struct sr__bt_cache;
 typedef struct sr__panic {
     sr__jmp *top;                /* newest protected execution, NULL outside */
     char *stack_limit;           /* sr_check_stack panics below this address; NULL outside protection */
-    uint64_t panics;
+    uint64_t panics;             /* panics ever recorded; the newest record is panic number `panics` */
     bool in_hook;                /* the hook is running: nested panics do not call it */
+    uint64_t last_seq;           /* number of the panic sr_panic_last names (0: none) */
+    uint64_t landing_seq;        /* number of the panic the newest longjmp delivers */
 
     /* the history ring: recs[newest] is the newest of `count` records, older ones before it */
     sr__panic_rec *recs;
@@ -86,5 +88,11 @@ void      sr__panic_stats(sr_runtime *rt, sr_stats *out);
 _Noreturn void sr__panic_raise(sr_runtime *rt, sr_panic_kind kind, const char *file, int line,
                                const char *func, const char *fmt, ...) SR_PRINTF(6, 7);
 #define sr__panic_kind(rt, kind, ...) sr__panic_raise((rt), (kind), __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+/* Continues a panic that was caught so that work could be finished first (a
+   finalizer's panic in a release cascade): panic number seq (already
+   recorded, its hook already called) becomes sr_panic_last and is delivered
+   to the newest protected execution. Returns only when there is none. */
+void sr__panic_deliver(sr_runtime *rt, uint64_t seq);
 
 #endif

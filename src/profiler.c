@@ -29,8 +29,9 @@
  *    removed: live_count/live_bytes say what is alive from each.
  *  - epoch: sr_profiler_mark increments it (1..127, then one heap walk
  *    renumbers every live block to 0 and it starts again at 1); a block whose
- *    header carries the current epoch was allocated since the mark. leak_*
- *    count those alive; reports find them by walking the heap.
+ *    header carries the current epoch was allocated since the mark. The leak
+ *    figures come from the live counts at the mark and the frees of older
+ *    blocks since (P4); reports find the blocks themselves by walking the heap.
  *
  * Invariants
  * ----------
@@ -403,7 +404,8 @@ sr_status sr__profiler_init(sr_runtime *rt)
     p->bytes = sizeof *p;
     p->depth = rt->cfg.profiler_stack_depth ? rt->cfg.profiler_stack_depth : 8;
     if (p->depth > SR__PROF_MAX_FRAMES - SR__PROF_EXTRA_FRAMES) p->depth = SR__PROF_MAX_FRAMES - SR__PROF_EXTRA_FRAMES;
-    p->sample_bytes = rt->cfg.profiler_sample_bytes;
+    /* internally 0 means every allocation */
+    p->sample_bytes = rt->cfg.profiler_sample_bytes <= SR_PROFILER_EVERY_ALLOCATION ? 0 : rt->cfg.profiler_sample_bytes;
     p->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)rt;
     p->epoch = 1;
     p->tag = (uint16_t)(1u << SR__PROF_EPOCH_SHIFT);
@@ -489,8 +491,8 @@ static void sr__prof_live(const sr__profiler *p, size_t count[2], size_t bytes[2
         count[0] += (size_t)(p->types[i].allocations - p->types[i].frees);
         bytes[0] += p->types[i].bytes;
     }
-    count[1] = p->type_cap ? (size_t)(p->types[0].allocations - p->types[0].frees) : 0;
-    bytes[1] = p->type_cap ? p->types[0].bytes : 0;
+    count[1] = (size_t)(p->types[0].allocations - p->types[0].frees);   /* type_cap >= 1 */
+    bytes[1] = p->types[0].bytes;
 }
 
 sr__leaks sr__profiler_leaks(const sr__profiler *p)

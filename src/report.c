@@ -432,7 +432,7 @@ static void sr__text_leaks(sr__sb *b, sr_runtime *rt, sr__symcache *c, const sr_
     for (size_t i = 0; i < shown; i++) {
         sr__sb_printf(b, "  %zu x %s (%zu bytes), allocated at:\n", l[i].count, l[i].type, l[i].bytes);
         if (l[i].depth) sr__text_frames(b, c, l[i].frames, l[i].depth, "      ");
-        else sr__sb_puts(b, "      (stack not sampled)\n");
+        else sr__sb_puts(b, "      (stack not sampled; profiler_sample_bytes = 1 records every allocation's)\n");
         sr__sb_printf(b, "    sample: %s\n", sr__leak_sample(rt, &l[i], tmp, sizeof tmp));
     }
     if (shown < n) sr__sb_printf(b, "  ... and %zu more groups\n", n - shown);

@@ -124,6 +124,7 @@ static sr_config sr__config_fill(const sr_config *cfg)
     if (c.gc_threshold == 0) c.gc_threshold = SR_DEFAULT_GC_THRESHOLD;
     if (c.panic_history_size == 0) c.panic_history_size = SR_DEFAULT_PANIC_HISTORY;
     if (c.profiler_stack_depth == 0) c.profiler_stack_depth = 8;
+    if (c.profiler_sample_bytes == 0) c.profiler_sample_bytes = SR_DEFAULT_PROFILER_SAMPLE_BYTES;
     return c;
 }
 

@@ -1,6 +1,7 @@
 /*
  * test_object.c - reference-counted objects: creation, counts, the release
- * cascade (order, finalize once, a 10,000,000-long list on a small stack),
+ * cascade (children released before their parent's finalize, finalize once,
+ * a 10,000,000-long list on a small stack),
  * misuse panics, panics in finalizers, the _or_panic twin and teardown.
  */
 #include "support.h"
@@ -19,7 +20,7 @@ static const sr_field node_fields[] = {
 };
 
 /* finalizer log shared by the tests of this file (reset by each test) */
-typedef struct fin_log { int64_t order[64]; size_t n; size_t count; int64_t panic_on; } fin_log;
+typedef struct fin_log { int64_t order[64]; size_t n; size_t count; int64_t panic_on; size_t saw_child; } fin_log;
 static fin_log g_log;
 
 static void node_finalize(sr_runtime *rt, void *obj)
@@ -28,6 +29,7 @@ static void node_finalize(sr_runtime *rt, void *obj)
     node *n = obj;
     if (g_log.n < 64) g_log.order[g_log.n++] = n->value;
     g_log.count++;
+    if (n->next) g_log.saw_child++;   /* children are released (slot NULL) before finalize */
     if (g_log.panic_on && n->value == g_log.panic_on) sr_panic(rt, "finalizer of %lld refuses", (long long)n->value);
 }
 
@@ -136,7 +138,9 @@ static void new_sized_payloads(void **state)
     sr_runtime_free(rt);
 }
 
-static void cascade_finalizes_parent_then_children_once(void **state)
+/* As the API says: a dying object's children are released, then its finalize
+   runs (seeing NULL slots); so along a list the tail is finalized first. */
+static void cascade_releases_children_before_finalize(void **state)
 {
     (void)state;
     memset(&g_log, 0, sizeof g_log);
@@ -152,15 +156,16 @@ static void cascade_finalizes_parent_then_children_once(void **state)
     node *keep = sr_rc_retain(((node *)head->next)->next);   /* node 3 stays */
     sr_rc_release(rt, head);
     assert_int_equal(g_log.count, 2);
-    assert_int_equal(g_log.order[0], 1);
-    assert_int_equal(g_log.order[1], 2);
+    assert_int_equal(g_log.order[0], 2);
+    assert_int_equal(g_log.order[1], 1);
     assert_int_equal(stats(rt).live_objects, 3);
     assert_int_equal(sr_rc_count(keep), 1);
     sr_rc_release(rt, keep);
     assert_int_equal(g_log.count, 5);
-    assert_int_equal(g_log.order[2], 3);
+    assert_int_equal(g_log.order[2], 5);
     assert_int_equal(g_log.order[3], 4);
-    assert_int_equal(g_log.order[4], 5);
+    assert_int_equal(g_log.order[4], 3);
+    assert_int_equal(g_log.saw_child, 0);
     assert_int_equal(stats(rt).live_objects, 0);
     assert_int_equal(stats(rt).heap_used, 0);
     sr_runtime_free(rt);
@@ -184,6 +189,78 @@ static void *release_head_thread(void *p)
     sr_rc_release(a->rt, head);
     a->live_after = stats(a->rt).live_objects;
     return p;
+}
+
+/* The same order when the collector frees a cycle: a member's children
+   outside the garbage set (an acyclic leaf, which the collector never
+   traces; an object the host still holds) are released, and what dies with
+   them finalized, before the members' finalizers run, which see those slots
+   NULL; every member's finalize runs before any member's memory is freed. */
+typedef struct cyc { void *peer; void *ext; int64_t value; } cyc;
+static const sr_field cyc_fields[] = {
+    { "peer", offsetof(cyc, peer), SR_FIELD_REF },
+    { "ext", offsetof(cyc, ext), SR_FIELD_REF },
+    { "value", offsetof(cyc, value), SR_FIELD_I64 },
+};
+static size_t g_cyc_bad;   /* a member finalized with its outside child still set, or its peer gone */
+
+static void node_finalize_leaf(sr_runtime *rt, void *obj)
+{
+    (void)rt;
+    if (g_log.n < 64) g_log.order[g_log.n++] = *(int64_t *)obj;
+    g_log.count++;
+}
+
+static void cyc_finalize(sr_runtime *rt, void *obj)
+{
+    (void)rt;
+    cyc *c = obj;
+    if (g_log.n < 64) g_log.order[g_log.n++] = c->value;
+    g_log.count++;
+    if (c->ext != NULL || c->peer == NULL || sr_rc_type(c->peer) == SR_TYPE_NONE) g_cyc_bad++;
+}
+
+static void collector_releases_outside_children_before_finalize(void **state)
+{
+    (void)state;
+    memset(&g_log, 0, sizeof g_log);
+    g_cyc_bad = 0;
+    sr_runtime *rt = new_rt();
+    sr_type t = { "Cyc", sizeof(cyc), cyc_fields, 3, NULL, cyc_finalize };
+    sr_type_id cid;
+    assert_int_equal(sr_type_register(rt, &t, &cid), SR_OK);
+    sr_type_id nid = reg_node(rt, true);
+    typedef struct leaf { int64_t value; } leaf;
+    static const sr_field leaf_fields[] = { { "value", 0, SR_FIELD_I64 } };
+    sr_type lt = { "LeafF", sizeof(leaf), leaf_fields, 1, NULL, node_finalize_leaf };
+    sr_type_id lid;
+    assert_int_equal(sr_type_register(rt, &lt, &lid), SR_OK);
+    cyc *a = sr_rc_new(rt, cid), *b = sr_rc_new(rt, cid);
+    a->value = 1;
+    b->value = 2;
+    a->peer = sr_rc_retain(b);
+    b->peer = sr_rc_retain(a);
+    leaf *l3 = sr_rc_new(rt, lid);                              /* a -> 3: acyclic, outside the set */
+    l3->value = 3;
+    a->ext = l3;
+    node *kept = sr_rc_new(rt, nid);                            /* b -> 5, also held by the host */
+    kept->value = 5;
+    b->ext = sr_rc_retain(kept);
+    sr_rc_release(rt, a);
+    sr_rc_release(rt, b);
+    assert_int_equal(g_log.count, 0);
+    assert_int_equal(sr_gc_collect(rt), 3);
+    assert_int_equal(g_log.count, 3);
+    assert_int_equal(g_log.order[0], 3);          /* the outside child first */
+    assert_true((g_log.order[1] == 1 && g_log.order[2] == 2) || (g_log.order[1] == 2 && g_log.order[2] == 1));
+    assert_int_equal(g_cyc_bad, 0);
+    assert_int_equal(g_log.saw_child, 0);
+    assert_int_equal(sr_rc_count(kept), 1);
+    assert_int_equal(stats(rt).live_objects, 1);
+    sr_rc_release(rt, kept);
+    assert_int_equal(g_log.count, 4);
+    assert_int_equal(stats(rt).heap_used, 0);
+    sr_runtime_free(rt);
 }
 
 static void long_list_release_uses_constant_stack(void **state)
@@ -281,9 +358,9 @@ static void finalizer_panic_in_cascade_keeps_state_consistent(void **state)
     g_log.panic_on = 3;
     assert_int_equal(sr_execute_protected(rt, release_chain, &a), SR_ERR_PANIC);
     assert_string_equal(sr_panic_last(rt)->message, "finalizer of 3 refuses");
-    /* the whole list is gone; every finalizer ran exactly once */
+    /* the whole list is gone; every finalizer ran exactly once, tail first */
     assert_int_equal(g_log.count, 6);
-    for (int i = 0; i < 6; i++) assert_int_equal(g_log.order[i], i + 1);
+    for (int i = 0; i < 6; i++) assert_int_equal(g_log.order[i], 6 - i);
     sr_stats st = stats(rt);
     assert_int_equal(st.live_objects, 0);
     assert_int_equal(st.heap_used, 0);
@@ -435,7 +512,8 @@ int main(void)
         cmocka_unit_test(new_object_basics),
         cmocka_unit_test(eight_byte_payload_costs_24_bytes),
         cmocka_unit_test(new_sized_payloads),
-        cmocka_unit_test(cascade_finalizes_parent_then_children_once),
+        cmocka_unit_test(cascade_releases_children_before_finalize),
+        cmocka_unit_test(collector_releases_outside_children_before_finalize),
         cmocka_unit_test(long_list_release_uses_constant_stack),
         cmocka_unit_test(release_of_freed_object_panics),
         cmocka_unit_test(count_overflow_panics),

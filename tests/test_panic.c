@@ -310,7 +310,7 @@ static void hook_runs_once_and_does_not_recurse(void **state)
     assert_int_equal(sr_execute_protected(rt, fn_panic_then_mark, &a), SR_ERR_PANIC);
     assert_int_equal(l.calls, 3);
     assert_int_equal(l.inner_status, SR_ERR_PANIC);
-    assert_string_equal(sr_panic_last(rt)->message, "caught inside the hook");
+    assert_string_equal(sr_panic_last(rt)->message, "first");   /* the panic that reached the caller */
     assert_false(rt->panic.in_hook);
 
     /* after all that, a normal panic calls the hook again */
@@ -349,6 +349,200 @@ static void handler_disabled(void **state)
     assert_int_equal((size_t)n, strlen(buf));
     assert_non_null(strstr(buf, "boom 7"));
     assert_null(strstr(buf, "native frames"));
+    free_rt(rt, &ta);
+}
+
+/* ---- which panic sr_panic_last names -------------------------------------------------- */
+
+typedef struct last_log {
+    char on_entry[64];     /* sr_panic_last as the hook starts */
+    char after_inner[64];  /* ... after the hook's own protected call panicked */
+    bool entry_is_info;    /* sr_panic_last == info as the hook starts */
+    int inner_status;
+    bool then_panic;       /* the hook ends with a panic of its own */
+} last_log;
+
+static void fn_caught_in_hook(sr_runtime *rt, void *arg) { (void)arg; sr_panic(rt, "caught inside the hook"); }
+
+static void keep_last(sr_runtime *rt, char *dst, size_t size)
+{
+    const sr_panic_info *x = sr_panic_last(rt);
+    snprintf(dst, size, "%s", x ? x->message : "(none)");
+}
+
+static void last_hook(sr_runtime *rt, const sr_panic_info *info, void *ud)
+{
+    last_log *l = ud;
+    l->entry_is_info = sr_panic_last(rt) == info;
+    keep_last(rt, l->on_entry, sizeof l->on_entry);
+    l->inner_status = sr_execute_protected(rt, fn_caught_in_hook, NULL);
+    keep_last(rt, l->after_inner, sizeof l->after_inner);
+    if (l->then_panic) sr_panic(rt, "raised by the hook");
+}
+
+static void fn_panic_first(sr_runtime *rt, void *arg) { (void)arg; sr_panic(rt, "first"); }
+
+/* What a protected call nested in another one saw after its inner call returned. */
+typedef struct nest_last { sr_status inner; char seen[64]; } nest_last;
+static void fn_nested_caller(sr_runtime *rt, void *arg)
+{
+    nest_last *n = arg;
+    n->inner = sr_execute_protected(rt, fn_panic_first, NULL);
+    keep_last(rt, n->seen, sizeof n->seen);
+}
+
+static void last_is_the_panic_that_reached_the_caller(void **state)
+{
+    (void)state;
+    sr_test_alloc ta = {0};
+    sr_runtime *rt = new_rt(&ta, 0, true);
+    last_log l;
+    memset(&l, 0, sizeof l);
+    sr_panic_set_hook(rt, last_hook, &l);
+
+    /* the hook catches a panic of its own and returns normally */
+    assert_int_equal(sr_execute_protected(rt, fn_panic_first, NULL), SR_ERR_PANIC);
+    assert_true(l.entry_is_info);
+    assert_string_equal(l.on_entry, "first");
+    assert_int_equal(l.inner_status, SR_ERR_PANIC);
+    assert_string_equal(l.after_inner, "caught inside the hook");   /* at the hook's own level */
+    const sr_panic_info *h[4];
+    assert_int_equal(sr_panic_history(rt, h, 4), 2);                 /* both, newest first */
+    assert_string_equal(h[0]->message, "caught inside the hook");
+    assert_string_equal(h[1]->message, "first");
+    assert_ptr_equal(sr_panic_last(rt), h[1]);
+    assert_string_equal(sr_panic_last(rt)->function, "fn_panic_first");
+
+    /* the same one level down: the caller is itself protected */
+    nest_last n = { SR_OK, "" };
+    assert_int_equal(sr_execute_protected(rt, fn_nested_caller, &n), SR_OK);
+    assert_int_equal(n.inner, SR_ERR_PANIC);
+    assert_string_equal(n.seen, "first");
+    assert_string_equal(sr_panic_last(rt)->message, "first");
+
+    /* the hook then panics unprotected: that panic goes to the same target and is the last */
+    l.then_panic = true;
+    assert_int_equal(sr_execute_protected(rt, fn_panic_first, NULL), SR_ERR_PANIC);
+    assert_string_equal(l.after_inner, "caught inside the hook");
+    assert_int_equal(sr_panic_history(rt, h, 4), 4);
+    assert_string_equal(h[0]->message, "raised by the hook");
+    assert_string_equal(h[1]->message, "caught inside the hook");
+    assert_string_equal(h[2]->message, "first");
+    assert_ptr_equal(sr_panic_last(rt), h[0]);
+
+    /* cleared: none, until the next panic */
+    sr_panic_history_clear(rt);
+    assert_null(sr_panic_last(rt));
+    sr_panic_set_hook(rt, NULL, NULL);
+    assert_int_equal(sr_execute_protected(rt, fn_panic_first, NULL), SR_ERR_PANIC);
+    assert_string_equal(sr_panic_last(rt)->message, "first");
+    sr_stats st;
+    sr_runtime_stats(rt, &st);
+    assert_int_equal(st.panics, 8);
+    free_rt(rt, &ta);
+
+    /* a history of one record cannot hold both: the panic that reached the
+       caller has left it, and sr_panic_last says so rather than naming the other */
+    rt = new_rt(&ta, 1, true);
+    memset(&l, 0, sizeof l);
+    sr_panic_set_hook(rt, last_hook, &l);
+    assert_int_equal(sr_execute_protected(rt, fn_panic_first, NULL), SR_ERR_PANIC);
+    assert_string_equal(l.after_inner, "caught inside the hook");
+    assert_null(sr_panic_last(rt));
+    assert_int_equal(sr_panic_history(rt, h, 4), 1);
+    assert_string_equal(h[0]->message, "caught inside the hook");
+    free_rt(rt, &ta);
+}
+
+/* A cleanup entry that catches a panic of its own while an outer one unwinds. */
+typedef struct catching_cleanup { sr_status inner; char seen[64]; } catching_cleanup;
+static void fn_caught_by_cleanup(sr_runtime *rt, void *arg) { (void)arg; sr_panic(rt, "caught by a cleanup entry"); }
+static void cleanup_that_catches(sr_runtime *rt, void *arg)
+{
+    catching_cleanup *c = arg;
+    keep_last(rt, c->seen, sizeof c->seen);
+    c->inner = sr_execute_protected(rt, fn_caught_by_cleanup, NULL);
+}
+static void fn_unwind_through_catching_cleanup(sr_runtime *rt, void *arg)
+{
+    sr_cleanup_push(rt, cleanup_that_catches, arg);
+    sr_panic(rt, "unwinding");
+}
+static void cleanup_that_raises(sr_runtime *rt, void *arg) { (void)arg; sr_panic(rt, "raised by a cleanup entry"); }
+static void fn_unwind_through_raising_cleanup(sr_runtime *rt, void *arg)
+{
+    sr_cleanup_push(rt, cleanup_that_catches, arg);
+    sr_cleanup_push(rt, cleanup_that_raises, NULL);
+    sr_panic(rt, "unwinding");
+}
+
+static void last_after_cleanup_entries_panic(void **state)
+{
+    (void)state;
+    sr_test_alloc ta = {0};
+    sr_runtime *rt = new_rt(&ta, 0, false);
+    catching_cleanup c = { SR_OK, "" };
+    assert_int_equal(sr_execute_protected(rt, fn_unwind_through_catching_cleanup, &c), SR_ERR_PANIC);
+    assert_string_equal(c.seen, "unwinding");          /* the entry sees the panic unwinding past it */
+    assert_int_equal(c.inner, SR_ERR_PANIC);
+    assert_string_equal(sr_panic_last(rt)->message, "unwinding");
+    const sr_panic_info *h[4];
+    assert_int_equal(sr_panic_history(rt, h, 4), 2);
+    assert_string_equal(h[0]->message, "caught by a cleanup entry");
+    assert_ptr_equal(sr_panic_last(rt), h[1]);
+
+    /* an entry's uncaught panic replaces the one unwinding; the next entry still runs */
+    sr_panic_history_clear(rt);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(sr_execute_protected(rt, fn_unwind_through_raising_cleanup, &c), SR_ERR_PANIC);
+    assert_string_equal(c.seen, "raised by a cleanup entry");
+    assert_int_equal(c.inner, SR_ERR_PANIC);
+    assert_string_equal(sr_panic_last(rt)->message, "raised by a cleanup entry");
+    assert_int_equal(sr_panic_history(rt, h, 4), 3);
+    assert_string_equal(h[0]->message, "caught by a cleanup entry");
+    assert_string_equal(h[1]->message, "raised by a cleanup entry");
+    assert_string_equal(h[2]->message, "unwinding");
+    assert_ptr_equal(sr_panic_last(rt), h[1]);
+    free_rt(rt, &ta);
+}
+
+/* A release cascade: the first finalizer panics, a later one catches a panic of
+   its own; the caller's protected call gets the first finalizer's panic. The
+   child is finalized first (children are released before finalize). */
+typedef struct fin_node { struct fin_node *next; int id; } fin_node;
+static const sr_field fin_node_fields[] = { { "next", offsetof(fin_node, next), SR_FIELD_REF } };
+static void fn_caught_by_finalizer(sr_runtime *rt, void *arg) { (void)arg; sr_panic(rt, "caught by finalizer"); }
+static void fin_node_finalize(sr_runtime *rt, void *obj)
+{
+    fin_node *n = obj;
+    if (n->id == 1) sr_panic(rt, "finalizer 1 failed");
+    if (n->id == 2) (void)sr_execute_protected(rt, fn_caught_by_finalizer, NULL);
+}
+static void fn_release_chain(sr_runtime *rt, void *arg) { sr_rc_release(rt, arg); }
+
+static void last_after_a_finalizer_panic(void **state)
+{
+    (void)state;
+    sr_test_alloc ta = {0};
+    sr_runtime *rt = new_rt(&ta, 0, false);
+    sr_type t = { "fin_node", sizeof(fin_node), fin_node_fields, 1, NULL, fin_node_finalize };
+    sr_type_id id;
+    assert_int_equal(sr_type_register(rt, &t, &id), SR_OK);
+    fin_node *a = sr_rc_new(rt, id), *b = sr_rc_new(rt, id);
+    assert_non_null(a);
+    assert_non_null(b);
+    a->id = 2;
+    b->id = 1;
+    a->next = b;                    /* a owns b: b's finalizer runs first */
+    assert_int_equal(sr_execute_protected(rt, fn_release_chain, a), SR_ERR_PANIC);
+    const sr_panic_info *h[4];
+    assert_int_equal(sr_panic_history(rt, h, 4), 2);
+    assert_string_equal(h[0]->message, "caught by finalizer");
+    assert_string_equal(h[1]->message, "finalizer 1 failed");
+    assert_string_equal(sr_panic_last(rt)->message, "finalizer 1 failed");
+    sr_stats st;
+    sr_runtime_stats(rt, &st);
+    assert_int_equal(st.live_objects, 0);
     free_rt(rt, &ta);
 }
 
@@ -984,6 +1178,9 @@ int main(void)
         cmocka_unit_test(history_bounded_newest_first_clearable),
         cmocka_unit_test(hook_runs_once_and_does_not_recurse),
         cmocka_unit_test(handler_disabled),
+        cmocka_unit_test(last_is_the_panic_that_reached_the_caller),
+        cmocka_unit_test(last_after_cleanup_entries_panic),
+        cmocka_unit_test(last_after_a_finalizer_panic),
         cmocka_unit_test(cleanup_runs_once_newest_first),
         cmocka_unit_test(cleanup_pop),
         cmocka_unit_test(cleanup_push_growth_failure),

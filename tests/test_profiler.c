@@ -110,7 +110,7 @@ static void off_returns_false_and_null(void **state)
     sr_profiler_snapshot_free(NULL);
     sr_profiler_diff_free(NULL);
 
-    rt = new_rt(0);
+    rt = new_rt(SR_PROFILER_EVERY_ALLOCATION);
     assert_false(sr_profiler_stats(rt, NULL));
     assert_null(sr_profiler_report(rt, (sr_report_format)42));
     sr_runtime_free(rt);
@@ -121,7 +121,7 @@ static void off_returns_false_and_null(void **state)
 static void raw_blocks_counted_exactly(void **state)
 {
     (void)state;
-    sr_runtime *rt = new_rt(0);
+    sr_runtime *rt = new_rt(SR_PROFILER_EVERY_ALLOCATION);
     enum { N = 300 };
     void *ps[N];
     size_t expect = 0, peak = 0;
@@ -173,7 +173,7 @@ static void raw_blocks_counted_exactly(void **state)
 static void realloc_counts_as_free_and_alloc(void **state)
 {
     (void)state;
-    sr_runtime *rt = new_rt(0);
+    sr_runtime *rt = new_rt(SR_PROFILER_EVERY_ALLOCATION);
     void *p = sr_alloc(rt, 100);
     p = sr_realloc(rt, p, 1000);         /* small -> small, moves */
     assert_non_null(p);
@@ -200,7 +200,7 @@ static void realloc_counts_as_free_and_alloc(void **state)
 static void mark_sets_the_leak_baseline(void **state)
 {
     (void)state;
-    sr_runtime *rt = new_rt(0);
+    sr_runtime *rt = new_rt(SR_PROFILER_EVERY_ALLOCATION);
     void *old[5], *fresh[7];
     for (int i = 0; i < 5; i++) old[i] = sr_alloc(rt, 40);
     sr_profile p;
@@ -249,7 +249,7 @@ static void leak_baseline_across_many_marks(void **state)
 {
     (void)state;
     enum { SLOTS = 300, MARKS = 3 * SR__PROF_EPOCH_MAX + 5 };
-    const size_t modes[] = { 0, 4096 };
+    const size_t modes[] = { SR_PROFILER_EVERY_ALLOCATION, 4096 };
     for (size_t m = 0; m < 2; m++) {
         sr_runtime *rt = new_rt(modes[m]);
         void *blk[SLOTS] = { 0 };
@@ -301,7 +301,7 @@ static void leak_baseline_across_many_marks(void **state)
 static void stacks_are_attributed_to_their_site(void **state)
 {
     (void)state;
-    sr_runtime *rt = new_rt(0);
+    sr_runtime *rt = new_rt(SR_PROFILER_EVERY_ALLOCATION);
     enum { NA = 150, NB = 40 };
     void *a[NA], *b[NB];
     /* the first round carves fresh pages, later ones reuse the free list: the
@@ -356,6 +356,7 @@ static void stack_depth_is_bounded(void **state)
     (void)state;
     sr_config c = sr_config_default();
     c.enable_profiling = true;
+    c.profiler_sample_bytes = SR_PROFILER_EVERY_ALLOCATION;
     c.profiler_stack_depth = 3;
     sr_runtime *rt = new_rt_cfg(&c);
     void *p = deep(rt, 30);
@@ -420,6 +421,38 @@ static void sampling_keeps_type_counts_exact(void **state)
     sr_runtime_free(rt);
 }
 
+/* Profiling on with nothing else said samples at the default interval: counts
+   stay exact, a few stacks are kept, and the report says so. */
+static void default_is_sampled(void **state)
+{
+    (void)state;
+    sr_runtime *rt = new_rt(0);
+    assert_int_equal(sr_runtime_config(rt)->profiler_sample_bytes, SR_DEFAULT_PROFILER_SAMPLE_BYTES);
+    assert_int_equal(rt->prof->sample_bytes, SR_DEFAULT_PROFILER_SAMPLE_BYTES);
+    enum { N = 50000 };
+    void **ps = malloc(N * sizeof *ps);
+    assert_non_null(ps);
+    for (int i = 0; i < N; i++) ps[i] = site_a(rt, 100);
+    sr_profile p;
+    assert_true(sr_profiler_stats(rt, &p));
+    assert_int_equal(p.types[0].current_count, N);
+    assert_int_equal(p.raw_leaks, N);
+    assert_int_equal(p.raw_leak_bytes, N * sr_alloc_charge(100));
+    /* 50,000 x 128 bytes = 6.1 MiB: about 12 samples of 512 KiB */
+    uint64_t sampled = 0;
+    for (uint32_t i = 1; i < rt->prof->stack_count; i++) sampled += rt->prof->stacks[i].allocations;
+    assert_true(sampled >= 6 && sampled <= 24);
+    assert_int_equal(rt->prof->block_count, sampled);
+    char *json = sr_profiler_report(rt, SR_REPORT_JSON);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"sample_bytes\":524288"));
+    free(json);
+    for (int i = 0; i < N; i++) sr_free(rt, ps[i]);
+    free(ps);
+    assert_int_equal(rt->prof->block_count, 0);
+    sr_runtime_free(rt);
+}
+
 /* ---- report formats ------------------------------------------------------------------- */
 
 static int64_t jint(json_object *o, const char *key)
@@ -433,7 +466,7 @@ static int64_t jint(json_object *o, const char *key)
 static void json_report_parses_and_matches(void **state)
 {
     (void)state;
-    sr_runtime *rt = new_rt(0);
+    sr_runtime *rt = new_rt(SR_PROFILER_EVERY_ALLOCATION);
     void *a[10], *b[3];
     for (int i = 0; i < 10; i++) a[i] = site_a(rt, 100);
     for (int i = 0; i < 3; i++) b[i] = site_b(rt, 5000);
@@ -509,7 +542,7 @@ static void json_report_parses_and_matches(void **state)
 static void leak_groups_of_many_blocks(void **state)
 {
     (void)state;
-    sr_runtime *rt = new_rt(0);
+    sr_runtime *rt = new_rt(SR_PROFILER_EVERY_ALLOCATION);
     enum { NA = 20000, NB = 5000 };
     void **a = malloc(NA * sizeof *a), **b = malloc(NB * sizeof *b);
     void *before = sr_alloc(rt, 8);
@@ -565,7 +598,7 @@ static bool folded_line_ok(const char *line, size_t len, long long *value)
 static void folded_report_format(void **state)
 {
     (void)state;
-    sr_runtime *rt = new_rt(0);
+    sr_runtime *rt = new_rt(SR_PROFILER_EVERY_ALLOCATION);
     void *a[20], *b[5];
     for (int i = 0; i < 20; i++) a[i] = site_a(rt, 64);
     for (int i = 0; i < 5; i++) b[i] = site_b(rt, 256);
@@ -612,7 +645,7 @@ static void folded_report_format(void **state)
 static void text_report_sections(void **state)
 {
     (void)state;
-    sr_runtime *rt = new_rt(0);
+    sr_runtime *rt = new_rt(SR_PROFILER_EVERY_ALLOCATION);
     void *a = site_a(rt, 700), *b = site_b(rt, 10);
     char *t = sr_profiler_report(rt, SR_REPORT_TEXT);
     assert_non_null(t);
@@ -639,7 +672,7 @@ static void text_report_sections(void **state)
 static void snapshots_and_differences(void **state)
 {
     (void)state;
-    sr_runtime *rt = new_rt(0);
+    sr_runtime *rt = new_rt(SR_PROFILER_EVERY_ALLOCATION);
     void *keep[4], *grow_a[30], *grow_b[6];
     for (int i = 0; i < 4; i++) keep[i] = site_a(rt, 100);
     sr_profiler_snapshot *s1 = sr_profiler_snapshot_take(rt);
@@ -782,6 +815,7 @@ static void shutdown_leak_report_goes_to_the_sink(void **state)
     sink_state s = { 0 };
     sr_config c = sr_config_default();
     c.enable_profiling = true;
+    c.profiler_sample_bytes = SR_PROFILER_EVERY_ALLOCATION;
     c.leak_sink = sink;
     c.leak_sink_ud = &s;
     sr_runtime *rt = new_rt_cfg(&c);
@@ -811,6 +845,7 @@ static void leak_to_stderr(void *arg)
     (void)arg;
     sr_config c = sr_config_default();
     c.enable_profiling = true;
+    c.profiler_sample_bytes = SR_PROFILER_EVERY_ALLOCATION;
     sr_runtime *rt = NULL;
     if (sr_runtime_new(&c, &rt) != SR_OK) exit(3);
     (void)sr_alloc(rt, 123);
@@ -925,6 +960,7 @@ static void failing_allocator_while_profiling(void **state)
         sr_test_alloc ta = { 0 };
         sr_config c = sr_test_config(&ta);
         c.enable_profiling = true;
+        c.profiler_sample_bytes = SR_PROFILER_EVERY_ALLOCATION;
         sr_runtime *rt = NULL;
         sr_status st = sr_runtime_new(&c, &rt);
         if (st != SR_OK) continue;   /* never: the failure point is set after creation */
@@ -956,6 +992,7 @@ static void failing_allocator_while_profiling(void **state)
     sr_test_alloc ta = { 0 };
     sr_config c = sr_test_config(&ta);
     c.enable_profiling = true;
+    c.profiler_sample_bytes = SR_PROFILER_EVERY_ALLOCATION;
     sr_runtime *rt = NULL;
     assert_int_equal(sr_runtime_new(&c, &rt), SR_OK);
     enum { N = 4000 };
@@ -1031,7 +1068,7 @@ static void randomized_against_a_model(void **state)
         sr_test_rng rng = { seed + (uint64_t)round * 7919u };
         sr_config c = sr_config_default();
         c.enable_profiling = true;
-        c.profiler_sample_bytes = (round % 3 == 0) ? 0 : (round % 3 == 1 ? 256 : 65536);
+        c.profiler_sample_bytes = (round % 3 == 0) ? SR_PROFILER_EVERY_ALLOCATION : (round % 3 == 1 ? 256 : 65536);
         c.profiler_stack_depth = 1 + (size_t)(round * 5) % 32;
         sr_runtime *rt = new_rt_cfg(&c);
         enum { SLOTS = 700, STEPS = 6000 };
@@ -1138,6 +1175,7 @@ int main(void)
         cmocka_unit_test(stacks_are_attributed_to_their_site),
         cmocka_unit_test(stack_depth_is_bounded),
         cmocka_unit_test(sampling_keeps_type_counts_exact),
+        cmocka_unit_test(default_is_sampled),
         cmocka_unit_test(json_report_parses_and_matches),
         cmocka_unit_test(leak_groups_of_many_blocks),
         cmocka_unit_test(folded_report_format),

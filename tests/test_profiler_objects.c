@@ -42,6 +42,7 @@ static sr_config prof_config(void)
 {
     sr_config c = sr_config_default();
     c.enable_profiling = true;
+    c.profiler_sample_bytes = SR_PROFILER_EVERY_ALLOCATION;
     return c;
 }
 
@@ -214,6 +215,7 @@ static void many_types_and_a_frozen_type_table(void **state)
     sr_test_alloc ta = { 0 };
     sr_config c = sr_test_config(&ta);
     c.enable_profiling = true;
+    c.profiler_sample_bytes = SR_PROFILER_EVERY_ALLOCATION;
     sr_runtime *rt = NULL;
     assert_int_equal(sr_runtime_new(&c, &rt), SR_OK);
     enum { T = 150 };

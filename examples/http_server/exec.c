@@ -12,7 +12,8 @@
  *    recursion -> SR_PANIC_STACK; the interpreter's root stack (stack_limit/32
  *    values) ends in an error whose message starts "stack overflow": both
  *    are "stack_overflow".
- *  - output: the interpreter writes to I->out, here a FILE made with
+ *  - output: the interpreter writes to its output stream
+ *    (sc_interp_set_output), here a FILE made with
  *    fopencookie whose write callback appends to the outcome's buffer up to
  *    max_output and then only sets `over`. The callback never touches the
  *    runtime (no longjmp out of stdio); the interrupt handler returns `over`,
@@ -21,19 +22,16 @@
  *
  * Isolation between programs. FRESH: a new runtime and interpreter per
  * program, freed afterwards. RESET: one runtime and interpreter for the
- * worker's life; after each program the interpreter's globals are put back as
- * they were after start-up (the `base` snapshot: every symbol with its binding
- * then). Symbols the program interned are unbound and, after a collection has
- * freed everything the program built, released and unlinked from the symbol
- * table; a binding of a start-up symbol the program changed is restored. The
- * snapshot only holds immutable values (primitives, procedures), so a program
- * cannot change what the next one sees through them. If afterwards the heap is
- * not back to its start-up size to the byte, the worker throws its runtime away
- * and builds a new one (counted in hs_worker_rebuilds).
- *
- * The snapshot and the unlinking reach into sc_interp's symbol table (the
- * interpreter has no reset entry point, and registers its object types by name
- * so a second interpreter cannot share a runtime).
+ * worker's life; after start-up the interpreter's globals become its baseline
+ * (sc_interp_snapshot), and after each program sc_interp_reset puts them back:
+ * start-up bindings the program changed are restored, its own globals are
+ * unbound and, once a collection has freed what it built, its symbols leave
+ * the symbol table. The baseline only holds values a program cannot change, so
+ * a program cannot change what the next one sees through them. When the reset
+ * reports that the interpreter is not back at its baseline to the byte, the
+ * worker throws its runtime away and builds a new one (counted in
+ * hs_worker_rebuilds). The interpreter registers its object types by name, so
+ * each interpreter has a runtime of its own.
  */
 #define _GNU_SOURCE
 #include "http.h"
@@ -47,24 +45,15 @@
 #define HS_SOURCE_NAME   "request"
 #define HS_MAX_ROOT_SLOTS ((size_t)1 << 22)
 
-typedef struct hs_base {
-    sc_sym *sym;            /* counted by the table; the snapshot holds value's reference */
-    val value;
-    bool bound;
-} hs_base;
-
 struct hs_worker {
     hs_limits lim;
     hs_mode mode;
     sr_runtime *rt;         /* RESET: the worker's runtime; FRESH: NULL between programs */
     sc_interp *I;
-    hs_base *base;          /* sorted by sym */
-    size_t nbase;
-    size_t base_heap;       /* heap_used after start-up */
     uint64_t rebuilds;
 };
 
-/* The per-program output sink behind I->out. */
+/* The per-program output sink behind the interpreter's output stream. */
 typedef struct hs_sink {
     hs_buf *buf;
     size_t max;
@@ -113,31 +102,8 @@ static bool hs__interrupt(sr_runtime *rt, void *ud)
 
 /* ---- runtime and interpreter --------------------------------------------------------- */
 
-static int hs__base_cmp(const void *a, const void *b)
-{
-    const sc_sym *x = ((const hs_base *)a)->sym, *y = ((const hs_base *)b)->sym;
-    return x < y ? -1 : x > y;
-}
-
-static hs_base *hs__base_find(hs_worker *w, const sc_sym *s)
-{
-    hs_base key = { (sc_sym *)s, SC_UNSPEC, false };
-    return bsearch(&key, w->base, w->nbase, sizeof key, hs__base_cmp);
-}
-
-static bool hs__same(val a, val b)
-{
-    return a.tag == b.tag && a.u.i == b.u.i;
-}
-
 static void hs__drop_env(hs_worker *w)
 {
-    if (w->base) {
-        for (size_t i = 0; i < w->nbase; i++) sc_rel(w->I, w->base[i].value);
-        free(w->base);
-        w->base = NULL;
-        w->nbase = 0;
-    }
     sc_interp_free(w->I);
     w->I = NULL;
     sr_runtime_free(w->rt);
@@ -159,26 +125,12 @@ static const char *hs__make_env(hs_worker *w)
         return "cannot create the interpreter (heap limit too small?)";
     }
     if (w->mode == HS_MODE_RESET) {
-        sc_interp *I = w->I;
-        w->base = malloc((I->nsyms ? I->nsyms : 1) * sizeof *w->base);
-        if (!w->base) { hs__drop_env(w); return "out of memory"; }
-        for (size_t i = 0; i < I->symcap; i++)
-            for (sc_sym *s = I->symtab[i]; s; s = s->next) {
-                /* only immutable values may be shared between programs */
-                if (s->bound && (s->value.tag == V_PAIR || s->value.tag == V_STR || s->value.tag == V_VEC)) {
-                    hs__drop_env(w);
-                    return "the interpreter starts with mutable globals: cannot reset it";
-                }
-                w->base[w->nbase].sym = s;
-                w->base[w->nbase].value = sc_ret(s->value);
-                w->base[w->nbase].bound = s->bound;
-                w->nbase++;
-            }
-        qsort(w->base, w->nbase, sizeof *w->base, hs__base_cmp);
-        sr_gc_collect(w->rt);
-        sr_stats st;
-        sr_runtime_stats(w->rt, &st);
-        w->base_heap = st.heap_used;
+        sr_status st = sc_interp_snapshot(w->I);
+        if (st != SR_OK) {
+            hs__drop_env(w);
+            return st == SR_ERR_STATE ? "the interpreter starts with mutable globals: cannot reset it"
+                                      : "out of memory";
+        }
     }
     return NULL;
 }
@@ -187,41 +139,8 @@ static const char *hs__make_env(hs_worker *w)
    the program is still alive afterwards. */
 static bool hs__reset(hs_worker *w)
 {
-    sc_interp *I = w->I;
     sr_panic_history_clear(w->rt);
-    /* 1: unbind the program's globals, restore changed start-up bindings */
-    for (size_t i = 0; i < I->symcap; i++)
-        for (sc_sym *s = I->symtab[i]; s; s = s->next) {
-            hs_base *b = hs__base_find(w, s);
-            val old = s->value;
-            if (b) {
-                if (s->bound == b->bound && hs__same(old, b->value)) continue;
-                s->value = sc_ret(b->value);
-                s->bound = b->bound;
-            } else {
-                s->value = SC_UNSPEC;
-                s->bound = false;
-            }
-            sc_rel(I, old);
-        }
-    /* 2: free the program's cycles (closures and their environments) */
-    sr_gc_collect(w->rt);
-    /* 3: release the program's symbols, which only the table holds now */
-    bool clean = true;
-    for (size_t i = 0; i < I->symcap; i++) {
-        sc_sym **pp = &I->symtab[i];
-        while (*pp) {
-            sc_sym *s = *pp;
-            if (hs__base_find(w, s)) { pp = &s->next; continue; }
-            if (sr_rc_count(s) != 1) { clean = false; pp = &s->next; continue; }
-            *pp = s->next;
-            I->nsyms--;
-            sr_rc_release(w->rt, s);
-        }
-    }
-    sr_stats st;
-    sr_runtime_stats(w->rt, &st);
-    return clean && st.heap_used == w->base_heap && I->rs_top == 0;
+    return sc_interp_reset(w->I);
 }
 
 hs_worker *hs_worker_new(const hs_limits *lim, hs_mode mode, const char **why)
@@ -305,14 +224,14 @@ void hs_worker_run(hs_worker *w, const char *src, size_t len, hs_outcome *o)
     cookie_io_functions_t io = { NULL, hs__sink_write, NULL, NULL };
     FILE *out = fopencookie(&sink, "w", io);
     if (!out) { hs_buf_str(&o->body, "cannot create the output stream"); goto done; }
-    I->out = out;
+    sc_interp_set_output(I, out);
     sr_set_interrupt_handler(rt, hs__interrupt, &sink);
     if (w->lim.time_limit_ms) sr_set_deadline(rt, w->lim.time_limit_ms * 1000000u);
     sr_status st = sc_run_source(I, HS_SOURCE_NAME, src, len, 1, SC_RUN_QUIET, NULL);
     sr_set_deadline(rt, 0);
     sr_set_interrupt_handler(rt, NULL, NULL);
     fclose(out);                /* flushes into the buffer: never longer than max_output */
-    I->out = stdout;
+    sc_interp_set_output(I, stdout);
 
     sr_stats after;
     sr_runtime_stats(rt, &after);

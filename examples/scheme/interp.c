@@ -52,10 +52,13 @@ sr_status sc_interp_new(sr_runtime *rt, size_t root_capacity, sc_interp **out)
     return SR_OK;
 }
 
+static void sc__base_drop(sc_interp *I);
+
 void sc_interp_free(sc_interp *I)
 {
     if (!I) return;
     sc_unwind(I, 0);
+    sc__base_drop(I);
     sc_symtab_free(I);
     free(I->rs);
     free(I->tok);
@@ -151,4 +154,111 @@ sr_status sc_call(sc_interp *I, const char *fn, const val *args, int argc, val *
     if (result) *result = SC_UNSPEC;
     I->file = "<host>";         /* the call site; the callee's frames name its own file */
     return sc__protect(I, &j);
+}
+
+FILE *sc_interp_set_output(sc_interp *I, FILE *out)
+{
+    FILE *old = I->out;
+    I->out = out;
+    return old;
+}
+
+/* ---- baseline and reset ---------------------------------------------------------------- */
+
+typedef struct sc_base {
+    sc_sym *sym;            /* counted by the symbol table, which outlives the baseline */
+    val value;              /* the binding at the snapshot; the baseline owns a reference */
+    bool bound;
+} sc_base;
+
+static int sc__base_cmp(const void *a, const void *b)
+{
+    const sc_sym *x = ((const sc_base *)a)->sym, *y = ((const sc_base *)b)->sym;
+    return x < y ? -1 : x > y;
+}
+
+static const sc_base *sc__base_find(const sc_interp *I, const sc_sym *s)
+{
+    sc_base key = { (sc_sym *)s, SC_UNSPEC, false };
+    return bsearch(&key, I->base, I->nbase, sizeof key, sc__base_cmp);
+}
+
+static void sc__base_drop(sc_interp *I)
+{
+    if (!I->base) return;
+    for (size_t i = 0; i < I->nbase; i++) sc_rel(I, I->base[i].value);
+    free(I->base);
+    I->base = NULL;
+    I->nbase = 0;
+}
+
+/* A value a program could change, and so could carry from one program to the next. */
+static bool sc__mutable(val v)
+{
+    switch (v.tag) {
+    case V_PAIR: case V_STR: case V_VEC: case V_ENV: return true;
+    case V_CLO: return ((const sc_clo *)v.u.p)->env != NULL;
+    default: return false;
+    }
+}
+
+sr_status sc_interp_snapshot(sc_interp *I)
+{
+    if (!I) return SR_ERR_INVALID;
+    if (I->rs_top) return SR_ERR_STATE;
+    for (size_t i = 0; i < I->symcap; i++)
+        for (const sc_sym *s = I->symtab[i]; s; s = s->next)
+            if (s->bound && sc__mutable(s->value)) return SR_ERR_STATE;
+    sc_base *b = malloc((I->nsyms ? I->nsyms : 1) * sizeof *b);
+    if (!b) return SR_ERR_NOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < I->symcap; i++)
+        for (sc_sym *s = I->symtab[i]; s; s = s->next) b[n++] = (sc_base){ s, sc_ret(s->value), s->bound };
+    qsort(b, n, sizeof *b, sc__base_cmp);
+    sc__base_drop(I);
+    I->base = b;
+    I->nbase = n;
+    sr_gc_collect(I->rt);
+    sr_stats st;
+    sr_runtime_stats(I->rt, &st);
+    I->base_heap = st.heap_used;
+    return SR_OK;
+}
+
+bool sc_interp_reset(sc_interp *I)
+{
+    if (!I || !I->base || I->rs_top) return false;
+    /* 1: baseline bindings back, everything else unbound */
+    for (size_t i = 0; i < I->symcap; i++)
+        for (sc_sym *s = I->symtab[i]; s; s = s->next) {
+            const sc_base *b = sc__base_find(I, s);
+            val old = s->value;
+            if (b) {
+                if (s->bound == b->bound && old.tag == b->value.tag && old.u.i == b->value.u.i) continue;
+                s->value = sc_ret(b->value);
+                s->bound = b->bound;
+            } else {
+                s->value = SC_UNSPEC;
+                s->bound = false;
+            }
+            sc_rel(I, old);
+        }
+    /* 2: the programs' cycles (closures and their environments) */
+    sr_gc_collect(I->rt);
+    /* 3: the programs' symbols, which only the table should hold now */
+    bool clean = true;
+    for (size_t i = 0; i < I->symcap; i++) {
+        sc_sym **pp = &I->symtab[i];
+        while (*pp) {
+            sc_sym *s = *pp;
+            if (sc__base_find(I, s)) { pp = &s->next; continue; }
+            if (sr_rc_count(s) != 1) { clean = false; pp = &s->next; continue; }
+            *pp = s->next;
+            I->nsyms--;
+            sr_rc_release(I->rt, s);
+        }
+    }
+    sr_stats st;
+    sr_runtime_stats(I->rt, &st);
+    return clean && st.heap_used == I->base_heap;
 }

@@ -232,6 +232,7 @@ int main(int argc, char **argv)
     cfg.max_heap_size = o.heap_limit;
     cfg.stack_size = o.stack_limit;
     cfg.enable_profiling = o.profile;
+    cfg.profiler_sample_bytes = SR_PROFILER_EVERY_ALLOCATION;   /* --profile: every allocation's stack */
     sr_runtime *rt;
     sr_status st = sr_runtime_new(&cfg, &rt);
     if (st != SR_OK) {

@@ -88,15 +88,9 @@ _Noreturn void sc_push_overflow(sc_interp *I, val v)
 
 void *sc_alloc_obj(sc_interp *I, sr_type_id t, size_t size)
 {
-    void *p = sr_rc_new_sized(I->rt, t, size);
-    if (p) return p;
-    /* There is no sized twin of sr_rc_new_or_panic: ask sr_alloc_or_panic for the
-       same bytes so the refusal is reported as the runtime's out-of-memory panic. */
-    void *b = sr_alloc_or_panic(I->rt, size + 16);
-    sr_free(I->rt, b);
-    p = sr_rc_new_sized(I->rt, t, size);
-    if (!p) sc_error(I, "out of memory");
-    return p;
+    /* A refusal at the heap limit (after the runtime's emergency collection)
+       is the runtime's SR_PANIC_NOMEM panic, which names the type and size. */
+    return sr_rc_new_sized_or_panic(I->rt, t, size);
 }
 
 val sc_cons_move(sc_interp *I, val car, val cdr)

@@ -117,6 +117,12 @@ typedef struct sc_interp {
     size_t tokcap;
     struct sc_rframe *rframes;
     size_t nrframes, rframecap;
+    /* the baseline of sc_interp_reset (interp.c): the symbols interned at
+       sc_interp_snapshot, sorted by address, each with its binding then (the
+       baseline holds a reference to each bound value) */
+    struct sc_base *base;
+    size_t nbase;
+    size_t base_heap;       /* heap_used right after the snapshot's collection */
 } sc_interp;
 
 #if defined(__GNUC__)

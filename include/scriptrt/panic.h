@@ -76,7 +76,20 @@ typedef struct sr_panic_info {
    in the record: valid until the record leaves the history (overwritten by a
    newer panic once panic_history_size newer ones happened) or the history is
    cleared, and never after sr_runtime_free. */
-SR_API const sr_panic_info *sr_panic_last(sr_runtime *rt);     /* NULL if none (or NULL rt) */
+/* The last panic: the one that most recently arrived at a protected execution
+   of rt (so after sr_execute_protected returned SR_ERR_PANIC, the panic that
+   ended that call), or, while a panic is on its way there, that panic (the
+   hook and the cleanup entries it unwinds past see the panic they run for). A
+   panic the hook or a cleanup entry raises and catches with its own
+   sr_execute_protected is the last one only inside that code: once the
+   interrupted panic moves on it is the last again, and it is what the caller
+   sees; the history holds both, newest first. A panic the hook or a cleanup
+   entry raises without catching it replaces the interrupted one: it is
+   delivered to the same protected execution and is the last. NULL when there
+   has been none, after sr_panic_history_clear, when the last panic's record
+   has left the history (a hook or cleanup entry caught panic_history_size or
+   more panics of its own), and for a NULL rt. Never panics. */
+SR_API const sr_panic_info *sr_panic_last(sr_runtime *rt);
 /* Stores up to max records, newest first, and returns how many; a NULL out
    returns how many records the history holds. NULL rt -> 0. */
 SR_API size_t sr_panic_history(sr_runtime *rt, const sr_panic_info **out, size_t max);

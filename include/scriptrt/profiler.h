@@ -12,11 +12,13 @@
  * sr_profile.profiler_bytes report them.
  *
  * Allocation stacks: up to sr_config.profiler_stack_depth frames (default 8)
- * of every allocation, or, with sr_config.profiler_sample_bytes = N > 0, of
- * about one allocation per N bytes allocated; the per-type counters stay exact
- * either way, stack byte figures are then estimates (each sampled block stands
- * for max(its bytes, N) bytes). Frames are symbolized only when a report is
- * rendered. docs/profiling.md has a worked example and the JSON schema.
+ * of about one allocation per sr_config.profiler_sample_bytes = N bytes
+ * allocated (default 512 KiB, as tcmalloc and jemalloc), or of every
+ * allocation with N = SR_PROFILER_EVERY_ALLOCATION. Per-type counters and the
+ * leak figures are exact either way; with sampling, stack byte figures are
+ * estimates (each sampled block stands for max(its bytes, N) bytes). Frames
+ * are symbolized only when a report is rendered. docs/profiling.md has a
+ * worked example and the JSON schema.
  *
  * Thread rule: like the runtime, one thread at a time. None of these
  * functions panics of its own, except sr_profiler_check_leaks: its collection

@@ -40,7 +40,9 @@ typedef struct sr_config {
     size_t panic_history_size;  /* panic records kept, newest first; 0 = 16 */
     bool   gc_stress;           /* collect before every allocation (tests: flushes out missed edges) */
     size_t profiler_stack_depth;/* frames recorded per allocation site; 0 = 8, at most 32 */
-    size_t profiler_sample_bytes;/* 0 = record every allocation's stack; N = about one per N bytes */
+    size_t profiler_sample_bytes;/* a stack for about one allocation per N bytes; 0 = the default
+                                    (SR_DEFAULT_PROFILER_SAMPLE_BYTES); SR_PROFILER_EVERY_ALLOCATION
+                                    (1) = every allocation's stack */
     sr_report_sink leak_sink;   /* shutdown leak report destination; NULL = stderr */
     void  *leak_sink_ud;
     bool   heap_trim_on_collect;/* sr_gc_collect also runs sr_heap_trim (off by default) */
@@ -50,6 +52,9 @@ typedef struct sr_config {
 #define SR_DEFAULT_STACK_SIZE    (2u * 1024u * 1024u)
 #define SR_MIN_STACK_SIZE        (64u * 1024u)
 #define SR_DEFAULT_PANIC_HISTORY 16u
+/* Stack sampling of the profiler: tcmalloc's and jemalloc's default interval. */
+#define SR_DEFAULT_PROFILER_SAMPLE_BYTES (512u * 1024u)
+#define SR_PROFILER_EVERY_ALLOCATION     1u
 
 /* Unlimited heap, gc on, threshold 1000, panic handler on, stack 2 MiB, the C
    library allocator, profiling on in debug builds of the library (NDEBUG unset)

@@ -1112,6 +1112,9 @@ int sr_fuzz_run(const uint8_t *data, size_t size)
     sr_config cfg = sr_config_default();
     cfg.allocator = (sr_allocator){ fz_malloc, fz_realloc, fz_free, &m->sys };
     cfg.enable_profiling = (c0 & 1) != 0;
+    /* stacks: every allocation's, sampled densely or sparsely, or the default interval */
+    static const size_t sample_modes[4] = { SR_PROFILER_EVERY_ALLOCATION, 64, 4096, 0 };
+    cfg.profiler_sample_bytes = sample_modes[(c1 >> 4) & 3u];
     cfg.enable_gc = (c0 & 2) == 0;
     cfg.gc_threshold = (c0 & 4) ? 1 + (c1 & 15u) : (size_t)1 << 30;
     cfg.enable_panic_handler = (c0 & 8) == 0;

@@ -21,6 +21,12 @@ if(SR_BUILD_EXAMPLES)
                      -P ${CMAKE_CURRENT_SOURCE_DIR}/scheme/run_test.cmake)
     set_tests_properties(scheme.${n} PROPERTIES TIMEOUT 300)
   endforeach()
+  # The baseline and reset entry points (sr-http's reset mode), through the
+  # interpreter's embedding header.
+  add_executable(scheme_reset ${CMAKE_CURRENT_SOURCE_DIR}/scheme/reset.c)
+  target_compile_options(scheme_reset PRIVATE ${SR_WARNINGS})
+  target_link_libraries(scheme_reset PRIVATE sr_scheme_core PkgConfig::SR_CMOCKA)
+  sr_add_test(scheme.reset scheme_reset)
   # The game loop: frames under protected execution, scripted failures included.
   add_test(NAME scheme.game_loop COMMAND ${SR_TEST_LAUNCHER} $<TARGET_FILE:sr-game-loop> 55)
   set_tests_properties(scheme.game_loop PROPERTIES TIMEOUT 300
