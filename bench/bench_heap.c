@@ -74,9 +74,9 @@ static uint64_t trim_rand(uint64_t *s)
 }
 
 /* Fills `bytes` of heap with blocks of 48..304 bytes (several classes), frees
-   them all but the oldest `keep_pct` percent (in allocation order, or shuffled),
+   them all but the oldest `keep_permille` per mille (in allocation order, or shuffled),
    then trims; prints reserved before/after and the trim's time. */
-static void trim_case(size_t bytes, unsigned keep_pct, int shuffled, int scan)
+static void trim_case(size_t bytes, unsigned keep_permille, int shuffled, int scan)
 {
     trim_sys ts = {0};
     sr_config cfg = sr_config_default();
@@ -96,7 +96,7 @@ static void trim_case(size_t bytes, unsigned keep_pct, int shuffled, int scan)
         used += sr_alloc_charge(sz);
         n++;
     }
-    size_t keep = n / 100 * keep_pct;
+    size_t keep = n / 1000 * keep_permille;
     size_t m = 0;
     for (size_t i = keep; i < n; i++) order[m++] = i;
     if (shuffled)
@@ -113,9 +113,9 @@ static void trim_case(size_t bytes, unsigned keep_pct, int shuffled, int scan)
     uint64_t t1 = bench_now_ns();
     sr_runtime_stats(rt, &b);
     double ms = (double)(t1 - t0) / 1e6;
-    printf(" keep %2u%%, frees %-9s %-10s: reserved %7.1f -> %7.1f MiB (used %6.1f MiB), released %7.1f MiB"
+    printf(" keep %5.1f%%, frees %-9s %-10s: reserved %7.1f -> %7.1f MiB (used %6.1f MiB), released %7.1f MiB"
            " in %7.2f ms = %5.0f ns/page, %4.1f ns/free block\n",
-           keep_pct, shuffled ? "shuffled" : "in order", scan ? "no scratch" : "auto",
+           keep_permille / 10.0, shuffled ? "shuffled" : "in order", scan ? "no scratch" : "auto",
            (double)a.heap_reserved / 1048576.0, (double)b.heap_reserved / 1048576.0,
            (double)b.heap_used / 1048576.0, (double)released / 1048576.0, ms,
            (double)(t1 - t0) / (double)(a.heap_reserved / 65536),
@@ -164,8 +164,9 @@ int main(void)
         for (int shuffled = 0; shuffled < 2; shuffled++)
             for (int scan = 0; scan < 2; scan++) {
                 trim_case(trim_bytes, 0, shuffled, scan);
-                trim_case(trim_bytes, 10, shuffled, scan);
-                trim_case(trim_bytes, 95, shuffled, scan);
+                trim_case(trim_bytes, 100, shuffled, scan);
+                trim_case(trim_bytes, 950, shuffled, scan);
+                trim_case(trim_bytes, 996, shuffled, scan);   /* few free blocks: the sparse count */
             }
     }
     return 0;
