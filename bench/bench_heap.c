@@ -1,7 +1,8 @@
 /*
  * bench_heap.c - allocate+free pairs of small blocks: scriptrt's heap against
  * glibc malloc (and mimalloc when libmimalloc-dev is installed), same run; and
- * sr_heap_trim after a 1 GiB peak (SR_BENCH_TRIM_MIB changes the size, 0 skips).
+ * sr_heap_trim after a 256 MiB peak (SR_BENCH_TRIM_MIB=1024 for the figures in
+ * docs/memory.md; 0 skips).
  */
 #include "bench_util.h"
 
@@ -158,7 +159,7 @@ int main(void)
     sr_runtime_free(rt);
 
     const char *mib = getenv("SR_BENCH_TRIM_MIB");
-    size_t trim_bytes = (mib ? (size_t)strtoul(mib, NULL, 10) : 1024u) << 20;
+    size_t trim_bytes = (mib ? (size_t)strtoul(mib, NULL, 10) : 256u) << 20;
     if (trim_bytes) {
         printf("heap: sr_heap_trim after a %zu MiB peak of 48..304-byte blocks (one run each)\n", trim_bytes >> 20);
         for (int shuffled = 0; shuffled < 2; shuffled++)
