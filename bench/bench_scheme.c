@@ -9,7 +9,9 @@
  *      trees of pairs, every value a scriptrt object.
  * Each way computes the sum of all checks; the sums must agree. Depth 16 is
  * the median of SR_BENCH_SCHEME_REPEATS runs (default 3), depth 18 one run.
- * Ratios are against C on malloc/free measured in the same process. Times are
+ * Ratios are against C on malloc/free measured in the same process; the
+ * collector's figures of the Scheme run follow (collections, objects visited
+ * and freed, time paused). Times are
  * process CPU time (everything here is single-threaded), so other work on a
  * shared machine does not inflate them.
  *
@@ -147,6 +149,10 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* The collector's figures of the last Scheme run without the profiler
+   (loading the file and the benchmark together). */
+static sr_stats g_scheme_stats;
+
 static double run_scheme(int n, bool profile, long *total)
 {
     static char *src;
@@ -171,7 +177,9 @@ static double run_scheme(int n, bool profile, long *total)
     }
     double ms = (double)(cpu_now_ns() - t0) / 1e6;
     *total = r.tag == V_INT ? (long)r.u.i : -1;
-    if (profile) {
+    if (!profile) {
+        sr_runtime_stats(rt, &g_scheme_stats);
+    } else {
         char *rep = sr_profiler_report(rt, SR_REPORT_TEXT);
         free(rep);   /* produced as a real --profile run would, not printed */
     }
@@ -219,6 +227,11 @@ int main(int argc, char **argv)
         printf("  %-44s %10.1f ms %8.2fx\n", "C on the scriptrt API (sr_rc_new/release)", r, r / m);
         printf("  %-44s %10.1f ms %8.2fx\n", "Scheme on sr-scheme", s, s / m);
         printf("  %-44s %10.1f ms %8.2fx  (profile on / off: %.2fx)\n", "Scheme on sr-scheme with --profile", p, p / m, p / s);
+        const sr_stats *g = &g_scheme_stats;
+        printf("  Scheme collector: %llu collections, %llu objects visited, %llu freed, %.1f ms paused (%.1f%%)\n",
+               (unsigned long long)g->gc_collections, (unsigned long long)g->gc_objects_visited,
+               (unsigned long long)g->gc_objects_collected, (double)g->gc_total_pause_ns / 1e6,
+               100.0 * (double)g->gc_total_pause_ns / 1e6 / s);
         if (tr != tm || ts != tm || tp != tm) {
             printf("  CHECK SUMS DIFFER: malloc %ld, scriptrt %ld, scheme %ld, scheme+profile %ld\n", tm, tr, ts, tp);
             failures++;

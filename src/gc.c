@@ -8,7 +8,11 @@
  * roots    possible cycle roots: live objects whose count dropped to a
  *          non-zero value. roots[i]->aux == i + 1 and the object has
  *          BUFFERED; a buffered object that dies leaves in O(1) (the last
- *          entry moves into its slot). Acyclic objects never enter.
+ *          entry moves into its slot). Acyclic objects never enter. A root
+ *          stays until the next collection even if it is retained meanwhile
+ *          (no "black on increment"): references also move into fields
+ *          without a count change, so a retain does not show that the object
+ *          cannot be the entry of a garbage cycle (docs/gc.md).
  * stack    the work stack of every phase (sys memory, grows by doubling).
  *          Entries are header pointers with a task tag in bit 0. If it cannot
  *          grow, the object is marked PENDING / PENDING1 in its header
@@ -28,7 +32,11 @@
  *  1. MarkRoots: every buffered root leaves the buffer and is greyed; MarkGray
  *     subtracts, for every edge from a grey object to a (non-acyclic) child,
  *     one count from the child and greys it. Only what is reachable from the
- *     roots is touched: a big live heap nobody released into costs nothing.
+ *     roots is touched: a big live heap nobody released into costs nothing;
+ *     a big live structure below a root is walked in full by every
+ *     collection that finds the root buffered (only the walk can show that
+ *     no edge in it leads back to the root), which is why low-yield runs
+ *     pace the next one and wait for the heap to grow (sr__gc_adapt).
  *  2. ScanRoots: a grey object with a count left is referenced from outside:
  *     ScanBlack blackens it and everything grey or white it reaches, adding
  *     the subtracted counts back. A grey object with count 0 turns white.
@@ -52,7 +60,10 @@
  *     zero goes to the release work list; non-zero buffers it), then every
  *     member is freed (without finalizers: in the same pass, large blocks
  *     last), then the release work list is drained.
- *  Afterwards the triggers adapt to the run's yield (sr__gc_adapt).
+ *  Afterwards the triggers adapt to the run's yield (sr__gc_adapt), and after
+ *  a run that freed little the next automatic one also waits for the heap to
+ *  grow (sr__gc_gate_holds): a big live structure below busy roots is not
+ *  walked again while no garbage can be piling up.
  *
  * Invariants
  * ----------
@@ -597,6 +608,8 @@ static size_t sr__gc_collect(sr_runtime *rt)
     if (pause > gc->max_pause_ns) gc->max_pause_ns = pause;
     gc->last_freed = freed;
     gc->allocs_since = 0;
+    gc->deferred = 0;
+    gc->heap_after = rt->heap.used;
     gc->running = false;
     return freed;
 }
@@ -610,7 +623,8 @@ static size_t sr__gc_collect(sr_runtime *rt)
  * what this run traced: both triggers become SR__GC_PACE times the objects
  * visited, so the collector's work stays a bounded fraction of the mutator's.
  * Both stay within the larger of SR__GC_MAX_FACTOR x the configured floor and
- * SR__GC_PACE x the live objects. A productive run (it freed at least half as
+ * SR__GC_PACE x the live objects, and such a run also closes the growth gate
+ * (`quiet`, sr__gc_gate_holds). A productive run (it freed at least half as
  * many objects as the trigger) halves the allocation trigger back towards the
  * floor and resets the root trigger to its floor. */
 static void sr__gc_adapt(sr_runtime *rt, size_t freed, size_t visited)
@@ -623,12 +637,14 @@ static void sr__gc_adapt(sr_runtime *rt, size_t freed, size_t visited)
            live list hanging off the roots does not make the stress build
            quadratic (at most SR__GC_STRESS_BUDGET visits per allocation). */
         gc->trigger = visited / SR__GC_STRESS_BUDGET;
+        gc->quiet = false;
         return;
     }
     size_t live = rt->heap.live_objects;
     size_t cap = gc->floor > SIZE_MAX / SR__GC_MAX_FACTOR ? SIZE_MAX : gc->floor * SR__GC_MAX_FACTOR;
     if (live < SIZE_MAX / SR__GC_PACE && cap < SR__GC_PACE * live) cap = SR__GC_PACE * live;
-    if (freed < visited / 16) {
+    gc->quiet = freed < visited / 16;
+    if (gc->quiet) {
         size_t want = visited > SIZE_MAX / SR__GC_PACE ? SIZE_MAX : SR__GC_PACE * visited;
         if (want < gc->trigger * 2 && gc->trigger <= SIZE_MAX / 2) want = gc->trigger * 2;
         gc->trigger = want > cap ? cap : want < gc->floor ? gc->floor : want;
@@ -637,6 +653,26 @@ static void sr__gc_adapt(sr_runtime *rt, size_t freed, size_t visited)
         gc->trigger = gc->trigger / 2 < gc->floor ? gc->floor : gc->trigger / 2;
         gc->roots_trigger = gc->roots_floor;
     }
+}
+
+/* The growth gate. After a low-yield run the live graph below the roots is
+ * large, and what another run could free is garbage made since. New garbage
+ * takes memory: while heap_used has not grown by 1/SR__GC_GROWTH of what the
+ * last collection left, running again would mostly walk the same live graph
+ * for nothing (CPython waits likewise before collecting its oldest
+ * generation). What waits meanwhile are cycles formed from objects that were
+ * alive at the last collection (they take no new memory: the heap stays below
+ * 1 + 1/SR__GC_GROWTH times its size after it), for at most SR__GC_MAX_FACTOR
+ * x trigger allocations; then the run happens anyway. Emergency collections
+ * at the heap limit do not ask the gate. */
+static bool sr__gc_gate_holds(const sr_runtime *rt)
+{
+    const sr__gc *gc = &rt->gc;
+    if (!gc->quiet) return false;
+    if (rt->heap.used >= gc->heap_after && rt->heap.used - gc->heap_after >= gc->heap_after / SR__GC_GROWTH)
+        return false;
+    size_t limit = gc->trigger > SIZE_MAX / SR__GC_MAX_FACTOR ? SIZE_MAX : gc->trigger * SR__GC_MAX_FACTOR;
+    return gc->deferred < limit;
 }
 
 size_t sr_gc_collect(sr_runtime *rt)
@@ -651,15 +687,25 @@ size_t sr_gc_collect(sr_runtime *rt)
 bool sr_gc_should_collect(sr_runtime *rt)
 {
     if (!rt || !rt->gc.enabled) return false;
-    return rt->gc.allocs_since >= rt->gc.trigger;
+    return rt->gc.allocs_since >= rt->gc.trigger && !sr__gc_gate_holds(rt);
 }
 
 void sr__gc_auto(sr_runtime *rt)
 {
     if (sr__gc_blocked(rt)) return;   /* allocs_since stays high: retried at the next allocation */
-    uint64_t visited0 = rt->gc.visited;
+    sr__gc *gc = &rt->gc;
+    if (sr__gc_gate_holds(rt)) {
+        /* not yet: look again after another floor's worth of allocations (and
+           let the root buffer grow instead of asking at every allocation) */
+        size_t step = gc->floor < gc->allocs_since ? gc->floor : gc->allocs_since;
+        gc->allocs_since -= step;
+        gc->deferred += step;
+        if (gc->nroots >= gc->roots_trigger) gc->roots_trigger = gc->nroots > SIZE_MAX / 2 ? SIZE_MAX : gc->nroots * 2;
+        return;
+    }
+    uint64_t visited0 = gc->visited;
     size_t freed = sr__gc_collect(rt);
-    sr__gc_adapt(rt, freed, (size_t)(rt->gc.visited - visited0));
+    sr__gc_adapt(rt, freed, (size_t)(gc->visited - visited0));
     sr__obj_rethrow_pending(rt);
 }
 

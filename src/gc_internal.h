@@ -18,6 +18,11 @@ struct sr__hdr;
 /* After a low-yield run the next waits for this many allocations per object
    the run visited (and the live-object bound is this many times the live set). */
 #define SR__GC_PACE          8u
+/* After a low-yield run, an automatic collection also waits until heap_used
+   has grown by 1/SR__GC_GROWTH of what the last collection left (new garbage
+   takes memory; gc.c, sr__gc_gate_holds), for at most SR__GC_MAX_FACTOR times
+   the trigger in further allocations. */
+#define SR__GC_GROWTH        4u
 /* Stress mode: at most this many objects traced per allocation, amortized. */
 #define SR__GC_STRESS_BUDGET 16u
 
@@ -29,9 +34,12 @@ typedef struct sr__gc {
     bool enabled;
     bool stress;             /* collect before every allocation */
     bool overflow;           /* the work stack could not grow: PENDING marks in the heap */
-    bool garbage_overflow;
+    bool garbage_overflow;   /* the garbage array could not grow: GARBAGE marks are the set */
     bool weak_seen;          /* the garbage set has a member with weak references */
-    bool finalizers_seen;    /* the garbage set has a member with a finalize to run */   /* the garbage array could not grow: GARBAGE marks are the set */
+    bool finalizers_seen;    /* the garbage set has a member with a finalize to run */
+    bool quiet;              /* the last automatic run freed little: the growth gate holds */
+    size_t heap_after;       /* heap_used when the last collection ended */
+    size_t deferred;         /* allocations the growth gate let pass since the last collection */
     /* possible roots: buffer[i]->aux == i + 1 */
     struct sr__hdr **roots;
     size_t nroots, roots_cap;

@@ -162,6 +162,16 @@ sr__hdr *sr__heap_alloc_slow(sr_runtime *rt, size_t total, uint32_t info)
     return h;
 }
 
+SR__NOINLINE sr__hdr *sr__heap_profile_alloc(sr_runtime *rt, sr__hdr *h)
+{
+    return sr__profiler_on_alloc(rt, h, rt->heap.cls[h->cls].size);
+}
+
+SR__NOINLINE sr__hdr *sr__heap_profile_free(sr_runtime *rt, sr__hdr *h)
+{
+    return sr__profiler_on_free(rt, h, rt->heap.cls[h->cls].size);
+}
+
 void sr__heap_free(sr_runtime *rt, sr__hdr *h)
 {
     sr__heap *hp = &rt->heap;
@@ -521,7 +531,7 @@ void *sr_realloc(sr_runtime *rt, void *ptr, size_t size)
 void sr_free(sr_runtime *rt, void *ptr)
 {
     if (!rt || !ptr) return;
-    sr__heap_free_inline(rt, sr__raw_hdr_checked(rt, ptr, "sr_free"));
+    sr__heap_free_with(rt, sr__raw_hdr_checked(rt, ptr, "sr_free"), true);
 }
 
 size_t sr_alloc_usable_size(sr_runtime *rt, const void *ptr)

@@ -54,29 +54,40 @@ void  sr__sys_free(sr_runtime *rt, void *ptr, size_t size);
 
 uint64_t sr__now_ns(void);
 
-/* Heap fast paths that also test the profiler switch: inline at every call
-   site, the profiler's common case included (profiler_internal.h). Its general
-   path returns h, so a caller need not keep h in a register saved across that
-   call, and a fast path without other calls keeps needing no stack frame. */
+/* Heap fast paths that also test the profiler switch, inline at every call
+   site. The profiler's record is out of line here (the object layer's paths
+   keep a smaller frame that way); sr_alloc and sr_free, which have no frame
+   to keep, inline its common case (heap.c). The record returns h, so a caller
+   need not keep h in a register saved across the call. */
+sr__hdr *sr__heap_profile_alloc(sr_runtime *rt, sr__hdr *h);
+sr__hdr *sr__heap_profile_free(sr_runtime *rt, sr__hdr *h);
 
 static inline sr__hdr *sr__heap_alloc_inline(sr_runtime *rt, size_t total, uint32_t info)
 {
     sr__hdr *h = sr__heap_alloc_fast(&rt->heap, total, info);
     if (SR__LIKELY(h != NULL)) {
-        if (SR__UNLIKELY(rt->prof != NULL)) h = sr__profiler_on_alloc(rt, h, rt->heap.cls[h->cls].size);
+        if (SR__UNLIKELY(rt->prof != NULL)) h = sr__heap_profile_alloc(rt, h);
         return h;
     }
     return sr__heap_alloc_slow(rt, total, info);
 }
 
-static inline void sr__heap_free_inline(sr_runtime *rt, sr__hdr *h)
+/* record_inline: the profiler's common case inlined (for a caller without a
+   stack frame of its own, sr_free); a constant at every call site. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void sr__heap_free_with(sr_runtime *rt, sr__hdr *h, bool record_inline)
 {
     if (SR__LIKELY(h->cls != SR__CLS_LARGE && !SR__POISON_FREED)) {
-        if (SR__UNLIKELY(rt->prof != NULL)) h = sr__profiler_on_free(rt, h, rt->heap.cls[h->cls].size);
+        if (SR__UNLIKELY(rt->prof != NULL))
+            h = record_inline ? sr__profiler_on_free(rt, h, rt->heap.cls[h->cls].size) : sr__heap_profile_free(rt, h);
         sr__heap_free_small(&rt->heap, h);
     } else {
         sr__heap_free(rt, h);
     }
 }
+
+static inline void sr__heap_free_inline(sr_runtime *rt, sr__hdr *h) { sr__heap_free_with(rt, h, false); }
 
 #endif

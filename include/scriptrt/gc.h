@@ -17,8 +17,10 @@ extern "C" {
    propagates once the collection finished. With sr_config.heap_trim_on_collect
    it then also runs sr_heap_trim (scriptrt/memory.h). See docs/gc.md. */
 SR_API size_t sr_gc_collect(sr_runtime *rt);
-/* true once the effective threshold of allocations (gc_threshold, adapted:
-   see gc_effective_threshold in sr_stats) passed since the last collection. */
+/* true when an automatic collection is due: the effective threshold of
+   allocations (gc_threshold, adapted: see gc_effective_threshold in sr_stats)
+   passed since the last collection and, after a collection that freed little,
+   the heap has grown since (docs/gc.md, "Tuning"). */
 SR_API bool   sr_gc_should_collect(sr_runtime *rt);
 
 #ifdef __cplusplus
