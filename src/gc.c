@@ -679,6 +679,7 @@ size_t sr_gc_collect(sr_runtime *rt)
 {
     if (!rt || !rt->gc.enabled) return 0;
     size_t freed = sr__gc_collect(rt);
+    if (rt->cfg.heap_trim_on_collect) sr_heap_trim(rt);   /* no-op when called from a finalizer */
     sr__obj_rethrow_pending(rt);
     return freed;
 }

@@ -4,8 +4,9 @@
  * The fast path (heap_internal.h) pops a free list. This file has the rest:
  * carving pages, large blocks, the limit check with one emergency collection,
  * resizing raw blocks, freeing, and walking every live block for teardown and
- * the profiler. Pages are never returned before the runtime dies: a free list
- * of a class that was once big stays available to that class (docs/memory.md).
+ * the profiler, and trimming: sr_heap_trim gives back to the underlying
+ * allocator every page whose carved blocks are all free (nothing else returns
+ * a page before the runtime dies; docs/memory.md).
  */
 #include "internal.h"
 
@@ -16,13 +17,30 @@ static const uint16_t sr__class_sizes[SR__NUM_CLASSES] = {
     320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048,
 };
 
+/* sr_heap_trim counts through the free lists when fewer than 1/SR__TRIM_SPARSE
+   of the carved small blocks are free (see "trimming" below). */
+#define SR__TRIM_SPARSE 128u
+
 static inline size_t sr__round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
+
+static size_t sr__heap_trim(sr_runtime *rt, bool may_scratch);
+
+/* The underlying allocator's malloc for a page or a large block. When it
+   refuses, the pages that are all free go back (without scratch memory: this
+   is the out-of-memory path) and, if any did, it is asked once more. */
+static void *sr__heap_sys_malloc(sr_runtime *rt, size_t size)
+{
+    void *p = rt->sys.malloc(size, rt->sys.ud);
+    if (SR__UNLIKELY(!p) && sr__heap_trim(rt, false) > 0) p = rt->sys.malloc(size, rt->sys.ud);
+    return p;
+}
 
 void sr__heap_init(sr_runtime *rt)
 {
     sr__heap *hp = &rt->heap;
     memset(hp, 0, sizeof *hp);
     hp->limit = rt->cfg.max_heap_size;
+    hp->trim_sparse = SR__TRIM_SPARSE;
     unsigned c = 0;
     for (unsigned i = 0; i < SR__NUM_CLASSES; i++) hp->cls[i].size = sr__class_sizes[i];
     for (unsigned q = 0; q <= SR__SMALL_MAX / 8; q++) {
@@ -89,11 +107,12 @@ static sr__hdr *sr__heap_try(sr_runtime *rt, size_t total, uint32_t info)
             sc->free = b->next;
         } else {
             if (sc->bump == NULL || (size_t)(sc->end - sc->bump) < sc->size) {
-                sr__page *pg = rt->sys.malloc(SR__PAGE_SIZE, rt->sys.ud);
+                sr__page *pg = sr__heap_sys_malloc(rt, SR__PAGE_SIZE);
                 if (!pg) return NULL;
                 pg->next = hp->pages;
-                pg->cls = c;
+                pg->cls = (uint16_t)c;
                 pg->carved = 0;
+                pg->nfree = 0;
                 hp->pages = pg;
                 hp->reserved += SR__PAGE_SIZE;
                 sc->newest = pg;
@@ -102,13 +121,13 @@ static sr__hdr *sr__heap_try(sr_runtime *rt, size_t total, uint32_t info)
             }
             b = (sr__free_block *)(void *)sc->bump;
             sc->bump += sc->size;
-            sc->newest->carved++;
+            sc->newest->carved = (uint16_t)(sc->newest->carved + 1u);
         }
         h = (sr__hdr *)(void *)b;
         h->cls = (uint16_t)c;
     } else {
         if (total > SIZE_MAX - 2 * SR__LARGE_EXTRA) return NULL;
-        sr__large *l = rt->sys.malloc(charge, rt->sys.ud);
+        sr__large *l = sr__heap_sys_malloc(rt, charge);
         if (!l) return NULL;
         l->prev = NULL;
         l->next = hp->large;
@@ -200,7 +219,7 @@ sr__hdr *sr__heap_realloc(sr_runtime *rt, sr__hdr *h, size_t total)
             if (new_charge - old_charge > hp->limit - hp->used) { hp->failed++; return NULL; }
         }
         sr__large *l = (sr__large *)(void *)((char *)h - SR__LARGE_EXTRA);
-        sr__large *n = rt->sys.malloc(new_charge, rt->sys.ud);
+        sr__large *n = sr__heap_sys_malloc(rt, new_charge);
         if (!n) { hp->failed++; return NULL; }
         size_t keep = (old_charge < new_charge ? old_charge : new_charge) - SR__LARGE_EXTRA;
         memcpy((char *)n + SR__LARGE_EXTRA, h, keep);
@@ -264,6 +283,173 @@ void sr__heap_each_live(sr_runtime *rt, void (*fn)(sr__hdr *h, void *ctx), void 
         next = l->next;
         fn((sr__hdr *)(void *)((char *)l + SR__LARGE_EXTRA), ctx);
     }
+}
+
+/* ---- trimming ----------------------------------------------------------------------- *
+ * A page can go back when every block carved from it is free. Nothing on the
+ * allocation or free paths keeps per-page counts (that would cost the fast
+ * paths a page lookup), so sr_heap_trim counts when it runs, in one of two
+ * ways chosen by how many small blocks are free (F) against how many were
+ * carved (C); both are known in O(pages + large blocks) from the counters:
+ *
+ * sparse (F < C / SR__TRIM_SPARSE): few free blocks in a big live heap. Walk
+ *   the free lists, finding each block's page in a scratch table, and count;
+ *   tag the blocks of the pages that go (all free, so at most F) DOOMED and
+ *   filter them out of their lists. O(pages + F) and 16-32 bytes of scratch
+ *   per page; if the underlying allocator refuses the scratch, dense instead.
+ * dense (otherwise): read every carved header, page by page, and count; then
+ *   rebuild the free list of each class that lost a page from the headers of
+ *   its remaining pages. O(pages + C), no memory, and sequential: reading a
+ *   header in address order costs ~2 ns, following a free list in a shuffled
+ *   order ~100-300 ns a block (a cache miss; bench_heap), hence the ratio.
+ *   The rebuilt lists hand out the free blocks of one page after another,
+ *   which keeps later allocations together and lets more pages empty out.
+ *
+ * Pages come from the underlying allocator, so they are not aligned; but two
+ * pages never overlap, so at most one page starts in any 64 KiB-aligned window
+ * of addresses, and the page of a block at address a starts in window a >> 16
+ * or in the window before. The scratch table maps a window to the page that
+ * starts in it (open addressing, at least twice as many slots as pages). */
+
+#define SR__TRIM_DOOMED (1u << 2)   /* info bit of a FREE block in a page being released */
+
+static size_t sr__trim_slot(uintptr_t window, size_t mask)
+{
+    return (size_t)(((uint64_t)window * UINT64_C(0x9E3779B97F4A7C15)) >> 29) & mask;
+}
+
+static sr__page *sr__trim_find(sr__page **map, size_t mask, uintptr_t window)
+{
+    for (size_t i = sr__trim_slot(window, mask);; i = (i + 1) & mask) {
+        sr__page *p = map[i];
+        if (!p || ((uintptr_t)p >> 16) == window) return p;
+    }
+}
+
+static sr__page *sr__trim_page_of(sr__page **map, size_t mask, const void *block)
+{
+    uintptr_t a = (uintptr_t)block;
+    sr__page *p = sr__trim_find(map, mask, a >> 16);
+    if (p && (uintptr_t)p <= a) return p;
+    return sr__trim_find(map, mask, (a >> 16) - 1);
+}
+
+/* Sparse counting; false when the scratch table could not be had (nothing changed). */
+static bool sr__trim_count_sparse(sr_runtime *rt, size_t npages)
+{
+    sr__heap *hp = &rt->heap;
+    size_t cap = 16;
+    while (cap < 2 * npages) cap *= 2;
+    sr__page **map = sr__sys_calloc(rt, cap, sizeof *map);
+    if (!map) return false;
+    size_t mask = cap - 1;
+    for (sr__page *p = hp->pages; p; p = p->next) {
+        size_t i = sr__trim_slot((uintptr_t)p >> 16, mask);
+        while (map[i]) i = (i + 1) & mask;
+        map[i] = p;
+    }
+    for (unsigned c = 0; c < SR__NUM_CLASSES; c++)
+        for (sr__free_block *b = hp->cls[c].free; b; b = b->next) sr__trim_page_of(map, mask, b)->nfree++;
+    sr__sys_free(rt, map, cap * sizeof *map);
+    return true;
+}
+
+/* Dense counting: read every carved header. */
+static void sr__trim_count_dense(sr__heap *hp)
+{
+    for (sr__page *p = hp->pages; p; p = p->next) {
+        size_t size = hp->cls[p->cls].size;
+        char *b = (char *)p + sizeof(sr__page);
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < p->carved; i++, b += size)
+            n += sr__kind((sr__hdr *)(void *)b) == SR__KIND_FREE;
+        p->nfree = n;
+    }
+}
+
+/* may_scratch false: never the sparse count (the out-of-memory path: it takes no memory). */
+static size_t sr__heap_trim(sr_runtime *rt, bool may_scratch)
+{
+    /* Inside a collection, a release cascade or teardown a walk over the pages
+       may be under way (a finalizer called us): leave the pages alone. */
+    if (rt->gc.running || rt->types.draining || rt->tearing_down) return 0;
+    sr__heap *hp = &rt->heap;
+    size_t npages = 0, carved = 0, live_small = hp->live_objects + hp->live_blocks;
+    for (sr__page *p = hp->pages; p; p = p->next) {
+        p->nfree = 0;
+        npages++;
+        carved += p->carved;
+    }
+    if (npages == 0) return 0;
+    for (sr__large *l = hp->large; l; l = l->next) live_small--;
+    if (live_small >= carved) return 0;   /* no free small block */
+    size_t nfree = carved - live_small;
+    bool sparse = may_scratch && nfree < carved / hp->trim_sparse && sr__trim_count_sparse(rt, npages);
+    if (!sparse) sr__trim_count_dense(hp);
+
+    sr__page *doomed = NULL;
+    uint32_t classes = 0;   /* classes that lose a page */
+    for (sr__page **pp = &hp->pages; *pp;) {
+        sr__page *p = *pp;
+        if (p->nfree != p->carved) { pp = &p->next; continue; }
+        *pp = p->next;
+        sr__size_class *sc = &hp->cls[p->cls];
+        if (sc->newest == p) {   /* the next block of this class starts a new page */
+            sc->newest = NULL;
+            sc->bump = sc->end = NULL;
+        }
+        if (sparse) {
+            char *b = (char *)p + sizeof(sr__page);
+            for (uint32_t i = 0; i < p->carved; i++, b += sc->size) ((sr__hdr *)(void *)b)->info |= SR__TRIM_DOOMED;
+        }
+        classes |= 1u << p->cls;
+        p->next = doomed;
+        doomed = p;
+    }
+    if (sparse) {
+        for (unsigned c = 0; c < SR__NUM_CLASSES; c++) {
+            if (!(classes & (1u << c))) continue;
+            sr__free_block **bp = &hp->cls[c].free;
+            while (*bp) {
+                if ((*bp)->info & SR__TRIM_DOOMED) *bp = (*bp)->next;
+                else bp = &(*bp)->next;
+            }
+        }
+    } else if (classes) {
+        /* Rebuild: the lists end up holding each page's free blocks in a row,
+           pages in list order, blocks in address order. */
+        sr__free_block **tail[SR__NUM_CLASSES];
+        for (unsigned c = 0; c < SR__NUM_CLASSES; c++) tail[c] = &hp->cls[c].free;
+        for (sr__page *p = hp->pages; p; p = p->next) {
+            if (!(classes & (1u << p->cls)) || p->nfree == 0) continue;
+            size_t size = hp->cls[p->cls].size;
+            sr__free_block **t = tail[p->cls];
+            char *b = (char *)p + sizeof(sr__page);
+            for (uint32_t i = 0; i < p->carved; i++, b += size) {
+                sr__free_block *f = (sr__free_block *)(void *)b;
+                if ((f->info & SR__KIND_MASK) != SR__KIND_FREE) continue;
+                *t = f;
+                t = &f->next;
+            }
+            tail[p->cls] = t;
+        }
+        for (unsigned c = 0; c < SR__NUM_CLASSES; c++)
+            if (classes & (1u << c)) *tail[c] = NULL;
+    }
+    size_t released = 0;
+    for (sr__page *p = doomed, *next; p; p = next) {
+        next = p->next;
+        rt->sys.free(p, rt->sys.ud);
+        released += SR__PAGE_SIZE;
+    }
+    hp->reserved -= released;
+    hp->trimmed += released;
+    return released;
+}
+
+size_t sr_heap_trim(sr_runtime *rt)
+{
+    return rt ? sr__heap_trim(rt, true) : 0;
 }
 
 /* ---- public raw-block API ---------------------------------------------------------- */

@@ -27,7 +27,14 @@
  *     list (its class's); a live one has another kind and sits on none.
  * H4  Every page and every large block is on a list owned by the heap, so
  *     sr__heap_destroy returns every byte, whatever the host leaked.
- * H5  A refused allocation changes nothing but failed_allocations.
+ * H5  A refused allocation changes nothing but failed_allocations (and
+ *     heap_reserved/heap_trimmed if the underlying allocator refused a page
+ *     and sr_heap_trim's pass gave free pages back before the retry).
+ *
+ * Trimming (heap.c) frees pages whose carved blocks are all free, and keeps
+ * H2-H4: their blocks leave the free lists, a class whose newest page goes
+ * starts a new page at its next carve, heap_reserved drops by 64 KiB a page.
+ * Nothing else points into a page with no live block.
  */
 #ifndef SR_HEAP_INTERNAL_H
 #define SR_HEAP_INTERNAL_H
@@ -67,8 +74,9 @@ typedef struct sr__hdr {
 
 typedef struct sr__page {
     struct sr__page *next;
-    uint32_t cls;
-    uint32_t carved;        /* blocks carved so far */
+    uint16_t cls;
+    uint16_t carved;        /* blocks carved so far (at most 4095) */
+    uint32_t nfree;         /* sr_heap_trim's scratch: free blocks counted in this page */
 } sr__page;
 
 typedef struct sr__large {
@@ -108,6 +116,8 @@ typedef struct sr__heap {
     uint8_t cls_of[SR__SMALL_MAX / 8 + 1];  /* (size + 7) / 8 -> class */
     sr__page *pages;
     sr__large *large;
+    uint64_t trimmed;                /* bytes sr_heap_trim gave back, ever */
+    size_t trim_sparse;              /* sparse trim when free small blocks < carved / this (heap.c) */
 } sr__heap;
 
 static inline sr__hdr *sr__hdr_of(const void *payload) { return (sr__hdr *)((char *)(uintptr_t)payload - SR__HDR_SIZE); }

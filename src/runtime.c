@@ -263,6 +263,7 @@ void sr_runtime_stats(sr_runtime *rt, sr_stats *out)
     out->live_blocks = rt->heap.live_blocks;
     out->failed_allocations = rt->heap.failed;
     out->heap_reserved = rt->heap.reserved;
+    out->heap_trimmed = rt->heap.trimmed;
     out->internal_bytes = rt->internal_bytes;
     sr__gc_stats(rt, out);
     sr__panic_stats(rt, out);

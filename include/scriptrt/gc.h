@@ -14,7 +14,8 @@ extern "C" {
    died because the garbage released them included. 0 with enable_gc == false,
    for a NULL rt, or when called from a finalizer during a release cascade or a
    collection (never re-entered). Runs finalizers; a finalizer's panic
-   propagates once the collection finished. See docs/gc.md. */
+   propagates once the collection finished. With sr_config.heap_trim_on_collect
+   it then also runs sr_heap_trim (scriptrt/memory.h). See docs/gc.md. */
 SR_API size_t sr_gc_collect(sr_runtime *rt);
 /* true when an automatic collection is due: the effective threshold of
    allocations (gc_threshold, adapted: see gc_effective_threshold in sr_stats)

@@ -31,6 +31,24 @@ SR_API size_t sr_alloc_usable_size(sr_runtime *rt, const void *ptr);
 /* The bytes a block of `size` counts in heap_used (header and rounding included). */
 SR_API size_t sr_alloc_charge(size_t size);
 
+/* Gives back to the underlying allocator (sr_config.allocator's free) every
+   64 KiB page of small blocks whose blocks are all free, and returns the bytes
+   given back (a multiple of 65536; heap_reserved drops by exactly that).
+   heap_used, live blocks and objects, weak references and the profiler's
+   figures do not change; large blocks go back at sr_free already.
+   Cost: O(pages + small blocks carved), reading the block headers in address
+   order (about 2 ns a block: ~30 ms for 1 GiB of 200-byte blocks), no memory
+   taken; when fewer than 1/128 of the carved blocks are free, O(pages + free
+   blocks) instead, with a scratch table of 16-32 bytes per page from the
+   underlying allocator, freed before returning (refused: the first way).
+   0 for a NULL rt, and when called from a finalizer during a collection, a
+   release cascade or teardown (the pages stay). Never panics, never runs a
+   collection or a finalizer. The heap also runs it by itself (without the
+   scratch table) when the underlying allocator refuses a page or a large
+   block, then asks once more. See also sr_config.heap_trim_on_collect and
+   docs/memory.md. */
+SR_API size_t sr_heap_trim(sr_runtime *rt);
+
 /* Twins for code under protection: instead of returning NULL they panic with
    SR_PANIC_NOMEM (see scriptrt/panic.h). */
 SR_API void *sr_alloc_or_panic(sr_runtime *rt, size_t size);

@@ -45,6 +45,7 @@ typedef struct sr_config {
                                     (1) = every allocation's stack */
     sr_report_sink leak_sink;   /* shutdown leak report destination; NULL = stderr */
     void  *leak_sink_ud;
+    bool   heap_trim_on_collect;/* sr_gc_collect also runs sr_heap_trim (off by default) */
 } sr_config;
 
 #define SR_DEFAULT_GC_THRESHOLD  1000u
@@ -113,6 +114,7 @@ typedef struct sr_stats {
     size_t   gc_effective_threshold; /* allocations that trigger the next automatic collection */
     uint64_t gc_emergency_collections; /* collections run because an allocation hit the limit */
     size_t   profiler_bytes;     /* the profiler's own memory (part of internal_bytes) */
+    uint64_t heap_trimmed;       /* bytes of pages sr_heap_trim gave back, ever */
 } sr_stats;
 
 /* Fills *out; NULL rt or out leaves nothing written. */
