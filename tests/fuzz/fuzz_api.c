@@ -970,6 +970,17 @@ static void fz_op_limit(fz_model *m)
     sr_status want = (v != 0 && fz_used(m) > v) ? SR_ERR_NOMEM : SR_OK;
     FZ_CHECK(m, st == want, "sr_runtime_set_heap_limit(%zu) with %zu used: %s", v, fz_used(m), sr_status_name(st));
     if (st == SR_OK) m->limit = v;
+    if (a & 1) {
+        /* giving free pages back changes what is reserved, never what is used */
+        sr_stats before, after;
+        sr_runtime_stats(m->rt, &before);
+        size_t released = sr_heap_trim(m->rt);
+        sr_runtime_stats(m->rt, &after);
+        FZ_CHECK(m, released % 65536 == 0 && after.heap_reserved == before.heap_reserved - released &&
+                        after.heap_used == before.heap_used && after.heap_used == fz_used(m),
+                 "sr_heap_trim released %zu: reserved %zu -> %zu, used %zu -> %zu", released,
+                 before.heap_reserved, after.heap_reserved, before.heap_used, after.heap_used);
+    }
 }
 
 static void fz_bad_protected(sr_runtime *rt, void *arg) { (void)rt; (void)arg; }
