@@ -424,6 +424,38 @@ static void live_tree_under_a_busy_frame(void **state)
     sr_runtime_free(rt);
 }
 
+/* One step of a busy interpreter: its frame released to a non-zero count
+   (buffered as a possible root), one short-lived allocation. */
+static void busy_step(sr_runtime *rt, const types *t, node *frame)
+{
+    sr_rc_release(rt, sr_rc_retain(frame));
+    sr_rc_release(rt, sr_rc_new(rt, t->leaf));
+}
+
+/* A frame over a live tree of 2^depth - 1 nodes in a gate_rt runtime,
+   busy until the first automatic run has walked the tree
+   and freed nothing: the growth gate is then closed. NULL in stress builds
+   (every allocation collects: there is no gate to test). */
+static node *busy_frame_until_quiet(sr_runtime *rt, const types *t, int depth)
+{
+    node *frame = mk(rt, t->plain, -1);
+    frame->a = mk_tree(rt, t->plain, depth, NULL);
+    uint64_t runs0 = stats(rt).gc_collections;
+    while (stats(rt).gc_collections == runs0) busy_step(rt, t, frame);   /* the first walk of the tree */
+    assert_true(rt->gc.quiet);
+    return frame;
+}
+
+enum { GATE_THRESHOLD = 100 };
+
+/* A runtime whose automatic collections start at a small threshold. */
+static sr_runtime *gate_rt(types *t)
+{
+    sr_config c = sr_config_default();
+    c.gc_threshold = GATE_THRESHOLD;
+    return new_rt_cfg(c, t);
+}
+
 /* The same shape with automatic collections: a busy frame over a live tree,
    and short-lived trees whose nodes are briefly shared (buffered, then freed
    by their count). The first automatic run walks the tree and frees nothing;
@@ -437,9 +469,7 @@ static void live_tree_retraced_only_when_the_heap_grows(void **state)
 {
     (void)state;
     types t;
-    sr_config c = sr_config_default();
-    c.gc_threshold = 100;
-    sr_runtime *rt = new_rt_cfg(c, &t);
+    sr_runtime *rt = gate_rt(&t);
     if (rt->gc.stress) { sr_runtime_free(rt); skip(); }
     enum { DEPTH = 12, NODES = (1 << DEPTH) - 1, ITERATIONS = 10000 };
     node *frame = mk(rt, t.plain, -1);
@@ -496,28 +526,18 @@ static void growth_gate_is_bounded(void **state)
 {
     (void)state;
     types t;
-    sr_config c = sr_config_default();
-    c.gc_threshold = 100;
-    sr_runtime *rt = new_rt_cfg(c, &t);
+    sr_runtime *rt = gate_rt(&t);
     if (rt->gc.stress) { sr_runtime_free(rt); skip(); }
-    node *frame = mk(rt, t.plain, -1);
-    frame->a = mk_tree(rt, t.plain, 8, NULL);             /* 255 nodes */
-    uint64_t runs0 = stats(rt).gc_collections;
-    while (stats(rt).gc_collections == runs0) {            /* the first walk of the tree */
-        sr_rc_release(rt, sr_rc_retain(frame));
-        sr_rc_release(rt, sr_rc_new(rt, t.leaf));
-    }
-    assert_true(rt->gc.quiet);
+    node *frame = busy_frame_until_quiet(rt, &t, 8);      /* 255 nodes */
     size_t trigger = stats(rt).gc_effective_threshold;
     assert_int_equal(trigger, 8 * 256);                    /* SR__GC_PACE x (tree + frame) */
     uint64_t runs1 = stats(rt).gc_collections;
     size_t allocs = 0;
     while (stats(rt).gc_collections == runs1) {
-        sr_rc_release(rt, sr_rc_retain(frame));
-        sr_rc_release(rt, sr_rc_new(rt, t.leaf));
+        busy_step(rt, &t, frame);
         allocs++;
         if (allocs == trigger * 2) assert_false(sr_gc_should_collect(rt));
-        assert_true(allocs <= trigger * (SR__GC_MAX_FACTOR + 1) + c.gc_threshold);
+        assert_true(allocs <= trigger * (SR__GC_MAX_FACTOR + 1) + GATE_THRESHOLD);
     }
     assert_true(allocs > trigger * SR__GC_MAX_FACTOR);
     sr_rc_release(rt, frame);
@@ -533,18 +553,9 @@ static void growth_gate_and_the_heap_limit(void **state)
 {
     (void)state;
     types t;
-    sr_config c = sr_config_default();
-    c.gc_threshold = 100;
-    sr_runtime *rt = new_rt_cfg(c, &t);
+    sr_runtime *rt = gate_rt(&t);
     if (rt->gc.stress) { sr_runtime_free(rt); skip(); }
-    node *frame = mk(rt, t.plain, -1);
-    frame->a = mk_tree(rt, t.plain, 13, NULL);            /* 8191 nodes */
-    uint64_t runs0 = stats(rt).gc_collections;
-    while (stats(rt).gc_collections == runs0) {
-        sr_rc_release(rt, sr_rc_retain(frame));
-        sr_rc_release(rt, sr_rc_new(rt, t.leaf));
-    }
-    assert_true(rt->gc.quiet);
+    node *frame = busy_frame_until_quiet(rt, &t, 13);     /* 8191 nodes */
     assert_int_equal(stats(rt).gc_emergency_collections, 0);
     /* a limit the heap reaches before the gate would open */
     size_t heap_after = rt->gc.heap_after, limit = heap_after + heap_after / (2 * SR__GC_GROWTH);
