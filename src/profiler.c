@@ -180,13 +180,19 @@ static inline sr__pblock *sr__pb_insert(sr_runtime *rt, sr__profiler *p, uintptr
 }
 
 /* Removes key's record into *out; false when the block has none. */
-static inline bool sr__pb_remove(sr__profiler *p, uintptr_t key, sr__pblock *out)
+/* The slot of key's record; SIZE_MAX when there is none. */
+static inline size_t sr__pb_find(const sr__profiler *p, uintptr_t key)
 {
     size_t mask = p->block_cap - 1, i = sr__pb_home(p, key);
-    while (p->blocks[i].key != key) {
-        if (!p->blocks[i].key) return false;
-        i = (i + 1) & mask;
-    }
+    for (; p->blocks[i].key; i = (i + 1) & mask)
+        if (p->blocks[i].key == key) return i;
+    return SIZE_MAX;
+}
+
+static inline bool sr__pb_remove(sr__profiler *p, uintptr_t key, sr__pblock *out)
+{
+    size_t mask = p->block_cap - 1, i = sr__pb_find(p, key);
+    if (i == SIZE_MAX) return false;
     *out = p->blocks[i];
     /* backward-shift deletion: pull later members of the cluster into the hole
        unless their home lies cyclically in (hole, j] */
@@ -208,11 +214,8 @@ static inline bool sr__pb_remove(sr__profiler *p, uintptr_t key, sr__pblock *out
 
 uint32_t sr__profiler_stack_of(const sr__profiler *p, const sr__hdr *h)
 {
-    if (!(h->flags & SR__PROF_RECORD)) return 0;
-    size_t mask = p->block_cap - 1, i = sr__pb_home(p, (uintptr_t)h);
-    for (; p->blocks[i].key; i = (i + 1) & mask)
-        if (p->blocks[i].key == (uintptr_t)h) return p->blocks[i].stack;
-    return 0;
+    size_t i = (h->flags & SR__PROF_RECORD) ? sr__pb_find(p, (uintptr_t)h) : SIZE_MAX;
+    return i == SIZE_MAX ? 0 : p->blocks[i].stack;
 }
 
 /* ---- the stack table ----------------------------------------------------------------- */
